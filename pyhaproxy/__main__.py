@@ -1,0 +1,5 @@
+import sys
+
+from pyhaproxy.cli import main
+
+sys.exit(main())

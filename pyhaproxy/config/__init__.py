@@ -1,0 +1,1 @@
+"""The configuration compiler: reader → keywords → model → checks."""

@@ -1,0 +1,266 @@
+"""Keywords of the `global` section (configuration.txt §3)."""
+
+from __future__ import annotations
+
+import grp
+import pwd
+from typing import TYPE_CHECKING
+
+from pyhaproxy.config.registry import ConfigError, keyword
+from pyhaproxy.config.units import parse_size, parse_time, parse_uint
+
+if TYPE_CHECKING:
+    from pyhaproxy.config.loader import Context
+
+G = ("global",)
+
+
+def _no_args(ctx: Context) -> None:
+    if len(ctx.words) > 1:
+        raise ConfigError(f"'{ctx.words[0]}' cannot handle unexpected argument '{ctx.words[1]}'.")
+
+
+def _once(ctx: Context, attr: str) -> bool:
+    """HAProxy's "already specified. Continuing." for single-valued settings."""
+    g = ctx.config.global_
+    if attr in g.set_by:
+        raise ConfigError(f"'{ctx.words[0]}' already specified. Continuing.")
+    g.set_by[attr] = ctx.where
+    return True
+
+
+def _flag(name: str, attr: str) -> None:
+    @keyword(name, sections=G)
+    def parse(ctx: Context) -> None:
+        _no_args(ctx)
+        setattr(ctx.config.global_, attr, True)
+
+
+_flag("daemon", "daemon")
+_flag("master-worker", "master_worker")
+
+
+for _name in (
+    "quiet",
+    "zero-warning",
+    "strict-limits",
+    "noepoll",
+    "nopoll",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "insecure-fork-wanted",
+    "insecure-setuid-wanted",
+    "set-dumpable",
+    "busy-polling",
+    "expose-experimental-directives",
+):
+
+    def _mk(name: str) -> None:
+        @keyword(
+            name,
+            sections=G,
+            negatable=name
+            in ("strict-limits", "set-dumpable", "busy-polling", "insecure-fork-wanted"),
+        )
+        def parse(ctx: Context) -> None:
+            _no_args(ctx)
+            ctx.config.global_.extra[name] = ctx.prefix != "no"
+
+    _mk(_name)
+
+
+@keyword("maxconn", sections=G)
+def _maxconn(ctx: Context) -> None:
+    _once(ctx, "maxconn")
+    ctx.config.global_.maxconn = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "",
+        "maxconn",
+        "'maxconn' expects an integer argument.",
+    )
+
+
+@keyword("nbthread", sections=G)
+def _nbthread(ctx: Context) -> None:
+    arg = ctx.words[1] if len(ctx.words) > 1 else ""
+    if not arg.isdigit() or int(arg) < 1:
+        raise ConfigError(f"'nbthread' passed a missing or unparsable integer value in '{arg}'")
+    ctx.config.global_.nbthread = int(arg)
+
+
+@keyword("nbproc", sections=G)
+def _nbproc(ctx: Context) -> None:
+    raise ConfigError(
+        "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be "
+        "used on multi-processor machines if available."
+    )
+
+
+def _string(name: str, attr: str | None = None) -> None:
+    @keyword(name, sections=G)
+    def parse(ctx: Context) -> None:
+        if len(ctx.words) < 2 or not ctx.words[1]:
+            raise ConfigError(f"'{name}' expects a single argument.")
+        if attr:
+            _once(ctx, attr)
+            setattr(ctx.config.global_, attr, ctx.words[1])
+        else:
+            ctx.config.global_.extra[name] = " ".join(ctx.words[1:])
+
+
+_string("pidfile", "pidfile")
+_string("chroot", "chroot")
+for _name in (
+    "node",
+    "description",
+    "log-tag",
+    "ca-base",
+    "crt-base",
+    "localpeer",
+    "server-state-base",
+    "server-state-file",
+    "default-path",
+    "unix-bind",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-curves",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "ssl-server-verify",
+    "ssl-dh-param-file",
+    "cluster-secret",
+    "issuers-chain-path",
+):
+    _string(_name)
+
+
+@keyword("ssl-default-bind-options", sections=G)
+@keyword("ssl-default-server-options", sections=G)
+def _ssl_opts(ctx: Context) -> None:
+    ctx.config.global_.extra[ctx.words[0]] = ctx.words[1:]
+
+
+@keyword("user", sections=G)
+def _user(ctx: Context) -> None:
+    g = ctx.config.global_
+    if g.uid is not None:
+        raise ConfigError("user/uid already specified. Continuing.")
+    name = ctx.words[1] if len(ctx.words) > 1 else ""
+    try:
+        g.uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise ConfigError(f"cannot find user id for '{name}' (0:Success)") from None
+    g.user = name
+
+
+@keyword("group", sections=G)
+def _group(ctx: Context) -> None:
+    g = ctx.config.global_
+    if g.gid is not None:
+        raise ConfigError("group/gid already specified. Continuing.")
+    name = ctx.words[1] if len(ctx.words) > 1 else ""
+    try:
+        g.gid = grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise ConfigError(f"cannot find group id for '{name}' (0:Success)") from None
+    g.group = name
+
+
+@keyword("uid", sections=G)
+@keyword("gid", sections=G)
+def _ids(ctx: Context) -> None:
+    attr = ctx.words[0]
+    value = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "", attr, f"'{attr}' expects an integer argument."
+    )
+    setattr(ctx.config.global_, attr, value)
+
+
+@keyword("ulimit-n", sections=G)
+def _ulimit(ctx: Context) -> None:
+    _once(ctx, "ulimit_n")
+    ctx.config.global_.ulimit_n = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "",
+        "ulimit-n",
+        "'ulimit-n' expects an integer argument.",
+    )
+
+
+@keyword("hard-stop-after", sections=G)
+def _hard_stop(ctx: Context) -> None:
+    if len(ctx.words) < 2:
+        raise ConfigError("'hard-stop-after' expects <time> as argument.")
+    ctx.config.global_.hard_stop_after = parse_time(ctx.words[1], "hard-stop-after")
+
+
+@keyword("spread-checks", sections=G)
+@keyword("maxsslconn", sections=G)
+@keyword("maxconnrate", sections=G)
+@keyword("maxsessrate", sections=G)
+@keyword("maxsslrate", sections=G)
+@keyword("maxpipes", sections=G)
+@keyword("mworker-max-reloads", sections=G)
+@keyword("tune.http.maxhdr", sections=G)
+@keyword("tune.maxaccept", sections=G)
+@keyword("tune.maxpollevents", sections=G)
+@keyword("tune.ssl.default-dh-param", sections=G)
+@keyword("tune.ssl.cachesize", sections=G)
+def _int_setting(ctx: Context) -> None:
+    name = ctx.words[0]
+    ctx.config.global_.tune[name] = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "", name, f"'{name}' expects an integer argument."
+    )
+
+
+@keyword("tune.bufsize", sections=G)
+@keyword("tune.maxrewrite", sections=G)
+@keyword("tune.rcvbuf.client", sections=G)
+@keyword("tune.rcvbuf.server", sections=G)
+@keyword("tune.sndbuf.client", sections=G)
+@keyword("tune.sndbuf.server", sections=G)
+@keyword("tune.http.cookielen", sections=G)
+@keyword("tune.http.logurilen", sections=G)
+def _size_setting(ctx: Context) -> None:
+    name = ctx.words[0]
+    ctx.config.global_.tune[name] = parse_size(ctx.words[1] if len(ctx.words) > 1 else "", name)
+
+
+@keyword("tune.ssl.lifetime", sections=G)
+@keyword("tune.idletimer", sections=G)
+def _time_setting(ctx: Context) -> None:
+    name = ctx.words[0]
+    ctx.config.global_.tune[name] = parse_time(ctx.words[1] if len(ctx.words) > 1 else "", name)
+
+
+@keyword("stats", sections=G)
+def _stats(ctx: Context) -> None:
+    sub = ctx.words[1] if len(ctx.words) > 1 else ""
+    if sub == "socket":
+        if len(ctx.words) < 3:
+            raise ConfigError("'stats socket' requires a path or an address argument.")
+    elif sub == "timeout":
+        parse_time(ctx.words[2] if len(ctx.words) > 2 else "", "stats timeout")
+    elif sub == "maxconn":
+        parse_uint(ctx.words[2] if len(ctx.words) > 2 else "", "stats maxconn")
+    elif sub in ("bind-process",):
+        pass
+    else:
+        raise ConfigError(
+            "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' "
+            f"(got '{sub}')."
+        )
+    ctx.config.global_.extra.setdefault("stats", []).append((ctx.where, ctx.words[1:]))
+
+
+@keyword("setenv", sections=G)
+@keyword("presetenv", sections=G)
+def _setenv(ctx: Context) -> None:
+    if len(ctx.words) != 3:
+        raise ConfigError(f"'{ctx.words[0]}' expects a name and a value.")
+    ctx.config.global_.extra.setdefault("env", []).append(tuple(ctx.words))
+
+
+@keyword("unsetenv", sections=G)
+@keyword("resetenv", sections=G)
+def _unsetenv(ctx: Context) -> None:
+    ctx.config.global_.extra.setdefault("env", []).append(tuple(ctx.words))

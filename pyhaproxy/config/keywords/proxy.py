@@ -1,0 +1,225 @@
+"""General proxy keywords (configuration.txt §4.2): mode, limits, routing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyhaproxy.config.model import BACKEND, FRONTEND, Acl, SwitchingRule
+from pyhaproxy.config.registry import ConfigError, keyword
+from pyhaproxy.config.units import parse_uint
+
+if TYPE_CHECKING:
+    from pyhaproxy.config.loader import Context
+
+ALL = ("defaults", "proxy")
+
+
+def _arg(ctx: Context, i: int = 1) -> str:
+    return ctx.words[i] if len(ctx.words) > i else ""
+
+
+@keyword("mode", sections=ALL)
+def _mode(ctx: Context) -> None:
+    mode = _arg(ctx)
+    if mode not in ("http", "tcp", "health"):
+        raise ConfigError(f"unknown proxy mode '{mode}'.")
+    if mode == "health":
+        raise ConfigError(
+            "'mode health' doesn't exist anymore. Please use 'http-request return' or 'tcp-request connection reject' instead."
+        )
+    ctx.settings.mode = mode
+
+
+@keyword("maxconn", sections=ALL, cap=FRONTEND, cap_hint=" Maybe you want 'fullconn' instead ?")
+def _maxconn(ctx: Context) -> None:
+    ctx.settings.maxconn = parse_uint(
+        _arg(ctx), "maxconn", "'maxconn' expects an integer argument."
+    )
+
+
+@keyword("fullconn", sections=ALL, cap=BACKEND)
+def _fullconn(ctx: Context) -> None:
+    ctx.settings.fullconn = parse_uint(
+        _arg(ctx), "fullconn", "'fullconn' expects an integer argument."
+    )
+
+
+@keyword("retries", sections=ALL, cap=BACKEND)
+def _retries(ctx: Context) -> None:
+    ctx.settings.retries = parse_uint(
+        _arg(ctx), "retries", "'retries' expects an integer argument."
+    )
+
+
+@keyword("default_backend", sections=ALL, cap=FRONTEND)
+def _default_backend(ctx: Context) -> None:
+    if not _arg(ctx):
+        raise ConfigError("'default_backend' expects a backend name.")
+    ctx.settings.default_backend = (_arg(ctx), ctx.where)
+
+
+def check_condition(ctx: Context, words: tuple[str, ...], what: str) -> None:
+    """Named ACLs referenced by a condition must exist (defined before, as
+    HAProxy resolves them when the rule is parsed)."""
+    if not words:
+        return
+    if words[0] not in ("if", "unless"):
+        raise ConfigError(
+            f"{what} : expects 'if' or 'unless' followed by a condition, got '{words[0]}'."
+        )
+    if len(words) < 2:
+        raise ConfigError(
+            f"error detected while parsing {what} : missing condition after '{words[0]}'."
+        )
+    names = {a.name for a in ctx.settings.acls}
+    depth = 0
+    for w in words[1:]:
+        if w == "{":
+            depth += 1
+        elif w == "}":
+            depth -= 1
+        elif depth == 0 and w not in ("||", "or", "!") and w:
+            name = w[1:] if w.startswith("!") else w
+            if name and name not in names and name not in _PREDEFINED_ACLS:
+                raise ConfigError(f"error detected while parsing {what} : no such ACL : '{name}'.")
+
+
+# configuration.txt §7.4 "Pre-defined ACLs"
+_PREDEFINED_ACLS = frozenset(
+    {
+        "FALSE",
+        "HTTP",
+        "HTTP_1.0",
+        "HTTP_1.1",
+        "HTTP_CONTENT",
+        "HTTP_URL_ABS",
+        "HTTP_URL_SLASH",
+        "HTTP_URL_STAR",
+        "LOCALHOST",
+        "METH_CONNECT",
+        "METH_DELETE",
+        "METH_GET",
+        "METH_HEAD",
+        "METH_OPTIONS",
+        "METH_POST",
+        "METH_PUT",
+        "METH_TRACE",
+        "RDP_COOKIE",
+        "REQ_CONTENT",
+        "TRUE",
+        "WAIT_END",
+    }
+)
+
+
+@keyword("use_backend", sections=("proxy",), cap=FRONTEND)
+def _use_backend(ctx: Context) -> None:
+    if not _arg(ctx):
+        raise ConfigError("'use_backend' requires a backend name.")
+    cond = ctx.words[2:]
+    check_condition(ctx, cond, "switching rule")
+    ctx.proxy.switching_rules.append(SwitchingRule(ctx.where, _arg(ctx), cond))
+
+
+@keyword("acl", sections=ALL)
+def _acl(ctx: Context) -> None:
+    if ctx.section == "defaults" and ctx.defaults is not None and not ctx.defaults.name:
+        raise ConfigError("'acl' not allowed in anonymous 'defaults' section.")
+    name = _arg(ctx)
+    if not name:
+        raise ConfigError("'acl' expects an ACL name.")
+    bad = next((c for c in name if not (c.isalnum() or c in "-_.:")), None)
+    if bad:
+        raise ConfigError(f"character '{bad}' is not permitted in acl name '{name}'.")
+    if len(ctx.words) < 3:
+        raise ConfigError(f"error detected while parsing ACL '{name}' : missing fetch method.")
+    ctx.settings.acls.append(Acl(ctx.where, name, ctx.words[2:]))
+
+
+@keyword("description", sections=ALL)
+def _description(ctx: Context) -> None:
+    ctx.settings.extra["description"] = " ".join(ctx.words[1:])
+
+
+@keyword("disabled", sections=ALL, implemented=True)
+def _disabled(ctx: Context) -> None:
+    if ctx.proxy is not None:
+        ctx.proxy.disabled = True
+
+
+@keyword("enabled", sections=ALL, implemented=True)
+def _enabled(ctx: Context) -> None:
+    if ctx.proxy is not None:
+        ctx.proxy.disabled = False
+
+
+@keyword("id", sections=("proxy",))
+def _id(ctx: Context) -> None:
+    value = parse_uint(_arg(ctx), "id", "'id' expects an integer argument.")
+    if value < 1:
+        raise ConfigError("custom id has to be > 0.")
+    ctx.proxy.uuid = value
+
+
+@keyword("monitor-uri", sections=ALL, cap=FRONTEND)
+def _monitor_uri(ctx: Context) -> None:
+    if not _arg(ctx).startswith("/") and _arg(ctx) != "*":
+        raise ConfigError("'monitor-uri' expects an URI.")
+    ctx.settings.extra["monitor-uri"] = _arg(ctx)
+
+
+@keyword("http-reuse", sections=ALL, cap=BACKEND)
+def _http_reuse(ctx: Context) -> None:
+    if _arg(ctx) not in ("never", "safe", "aggressive", "always"):
+        raise ConfigError("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+    ctx.settings.extra["http-reuse"] = _arg(ctx)
+
+
+@keyword("errorfile", sections=ALL)
+def _errorfile(ctx: Context) -> None:
+    if len(ctx.words) < 3:
+        raise ConfigError("'errorfile' expects <code> and <file> as arguments.")
+    code = parse_uint(_arg(ctx), "errorfile", "'errorfile' expects <code> and <file> as arguments.")
+    if code not in (
+        200,
+        400,
+        401,
+        403,
+        404,
+        405,
+        407,
+        408,
+        410,
+        413,
+        425,
+        429,
+        500,
+        501,
+        502,
+        503,
+        504,
+    ):
+        raise ConfigError(f"status code '{code}' not handled.")
+    path = ctx.words[2]
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"error opening file '{path}' ({exc.strerror}).") from None
+    ctx.settings.errorfiles[code] = path
+
+
+@keyword("dispatch", sections=("proxy",), cap=BACKEND)
+@keyword("cookie", sections=ALL, cap=BACKEND)
+@keyword("capture", sections=ALL, cap=FRONTEND)
+@keyword("unique-id-format", sections=ALL, cap=FRONTEND)
+@keyword("unique-id-header", sections=ALL, cap=FRONTEND)
+@keyword("backlog", sections=ALL, cap=FRONTEND)
+@keyword("stats", sections=ALL)
+@keyword("compression", sections=ALL)
+@keyword("redirect", sections=("proxy",))
+def _kept(ctx: Context) -> None:
+    """Keywords whose words are kept until their feature compiles them."""
+    if len(ctx.words) < 2:
+        raise ConfigError(f"'{ctx.words[0]}' expects an argument.")
+    ctx.settings.extra.setdefault(ctx.words[0], []).append((ctx.where, ctx.words[1:]))

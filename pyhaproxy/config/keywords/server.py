@@ -1,0 +1,213 @@
+"""`server` and `default-server` syntax (configuration.txt §4.2, §5.2).
+
+Errors are worded as HAProxy's: ``[FILE:LINE] : 'server BACKEND/NAME' : ...``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyhaproxy.config.keywords.bind import parse_options, resolve_host
+from pyhaproxy.config.keywords.params import FLAG, INT, STR, TIME, Param, as_file, as_int
+from pyhaproxy.config.model import BACKEND, Server
+from pyhaproxy.config.registry import ConfigError, Table, keyword
+from pyhaproxy.config.units import check_host, invalid_char, parse_address
+
+if TYPE_CHECKING:
+    from pyhaproxy.config.loader import Context
+
+SERVER_OPTIONS: Table[Param] = Table("server option")
+
+
+def _weight(name: str, word: str, ctx: Context | None = None) -> int:
+    value = as_int(name, word)
+    if not 0 <= value <= 256:
+        raise ConfigError(f"weight of server %s is not within 0 and 256 ({value})..")
+    return value
+
+
+def _rise_fall(name: str, word: str, ctx: Context | None = None) -> int:
+    value = as_int(name, word)
+    if value <= 0:
+        raise ConfigError(f"'{name}' has to be > 0..")
+    return value
+
+
+def _inter(name: str, word: str, ctx: Context | None = None) -> int:
+    from pyhaproxy.config.units import parse_time
+
+    value = parse_time(word, name)
+    if value <= 0:
+        raise ConfigError(f"server {name} : '{name}' expects a positive delay in milliseconds.")
+    return value
+
+
+for _n in (
+    "agent-check",
+    "backup",
+    "check",
+    "check-send-proxy",
+    "check-ssl",
+    "check-via-socks4",
+    "disabled",
+    "enabled",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-agent-check",
+    "no-backup",
+    "no-check",
+    "no-check-ssl",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "no-ssl",
+    "no-ssl-reuse",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-verifyhost",
+    "no-tfo",
+    "non-stick",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "ssl",
+    "ssl-reuse",
+    "stick",
+    "tfo",
+    "allow-0rtt",
+    "tls-tickets",
+):
+    SERVER_OPTIONS.add(_n, FLAG)
+for _n in (
+    "addr",
+    "agent-send",
+    "agent-addr",
+    "alpn",
+    "check-alpn",
+    "check-proto",
+    "check-sni",
+    "ciphers",
+    "ciphersuites",
+    "cookie",
+    "init-addr",
+    "log-proto",
+    "namespace",
+    "npn",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "proto",
+    "redir",
+    "resolve-opts",
+    "resolve-prefer",
+    "resolve-net",
+    "resolvers",
+    "proxy-v2-options",
+    "sni",
+    "source",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "socks4",
+    "track",
+    "verify",
+    "verifyhost",
+    "ws",
+    "curves",
+    "sigalgs",
+    "client-sigalgs",
+):
+    SERVER_OPTIONS.add(_n, STR)
+for _n in (
+    "maxconn",
+    "maxqueue",
+    "max-reuse",
+    "minconn",
+    "error-limit",
+    "id",
+    "pool-low-conn",
+    "pool-max-conn",
+    "agent-port",
+    "port",
+):
+    SERVER_OPTIONS.add(_n, INT)
+for _n in ("pool-purge-delay", "slowstart", "tcp-ut"):
+    SERVER_OPTIONS.add(_n, TIME)
+for _n in ("inter", "fastinter", "downinter", "agent-inter"):
+    SERVER_OPTIONS.add(_n, Param(1, _inter))
+SERVER_OPTIONS.add("weight", Param(1, _weight))
+SERVER_OPTIONS.add("rise", Param(1, _rise_fall))
+SERVER_OPTIONS.add("fall", Param(1, _rise_fall))
+for _n in ("ca-file", "crl-file", "crt"):
+    SERVER_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n == "crt" else "ca-base")))
+
+
+def _parse_server_options(
+    ctx: Context, label: str, words: list[str], opts: dict, name: str
+) -> None:
+    try:
+        parse_options(SERVER_OPTIONS, words, opts, "", ctx)
+    except ConfigError as exc:
+        message = exc.message.replace("%s", name)
+        raise ConfigError(f"[{ctx.where}] : {label}{message}", bare=True) from None
+
+
+@keyword("server", sections=("proxy", "defaults"))
+def _server(ctx: Context) -> None:
+    if ctx.section == "defaults":
+        raise ConfigError(f"[{ctx.where}] : 'server' not allowed in 'defaults' section.", bare=True)
+    if not ctx.proxy.cap & BACKEND:
+        raise ConfigError(
+            f"[{ctx.where}] : parsing [{ctx.where}] : 'server' not allowed because "
+            f"{ctx.label} has no backend capability.",
+            bare=True,
+        )
+    if len(ctx.words) < 3:
+        raise ConfigError(
+            f"[{ctx.where}] : 'server' expects <name> and <addr>[:<port>] as arguments.", bare=True
+        )
+    name, spec = ctx.words[1], ctx.words[2]
+    label = f"'server {ctx.proxy.name}/{name}' : "
+    ch = invalid_char(name)
+    if ch:
+        raise ConfigError(
+            f"[{ctx.where}] : character '{ch}' is not permitted in server name '{name}'.", bare=True
+        )
+    try:
+        addr = parse_address(spec, listen=False, port_required=False)
+        check_host(addr, spec)
+        if addr.family in ("ipv4", "ipv6") and addr.host:
+            import ipaddress
+
+            try:
+                ipaddress.ip_address(addr.host)
+            except ValueError:
+                resolve_host(addr.host, spec)
+    except ConfigError as exc:
+        raise ConfigError(f"[{ctx.where}] : {label}{exc.message}\n", bare=True) from None
+    opts = dict(ctx.settings.default_server)
+    _parse_server_options(ctx, label, list(ctx.words[3:]), opts, name)
+    for other in ctx.proxy.servers:
+        if other.name == name:
+            raise ConfigError(
+                f"[{ctx.where}] : {label}: already found another server named '{name}' "
+                f"in backend '{ctx.proxy.name}' at {other.where}",
+                bare=True,
+            )
+    ctx.proxy.servers.append(Server(ctx.where, name, addr, opts, ctx.proxy.name))
+
+
+@keyword("default-server", sections=("proxy", "defaults"), cap=BACKEND)
+def _default_server(ctx: Context) -> None:
+    opts = dict(ctx.settings.default_server)
+    _parse_server_options(ctx, "", list(ctx.words[1:]), opts, "default-server")
+    ctx.settings.default_server = opts
