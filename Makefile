@@ -28,6 +28,7 @@ loadtest: install
 	$(BIN)/python -m benchmarks.loadtest
 
 bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.bench
 
 clean:

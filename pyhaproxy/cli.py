@@ -241,9 +241,40 @@ def main(argv: list[str] | None = None) -> int:
             )
         reporter.alert("Fatal errors found in configuration.")
         return 1
+    missing = _unimplemented_flags(opts)
+    if missing:
+        for flag, what in missing:
+            reporter.alert(f"{flag} ({what}) is not implemented yet by pyhaproxy.", context=None)
+        return 1
+    if not has_listener(config):
+        reporter.alert(
+            "[pyhaproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
+            context=None,
+        )
+        return 1
     from pyhaproxy import process
 
     return process.run(config, opts, reporter)
+
+
+def _unimplemented_flags(opts: Options) -> list[tuple[str, str]]:
+    """Run-time flags whose behaviour has not landed (accepted with -c)."""
+    found = []
+    checks = [
+        (opts.daemon, "-D", "daemon mode"),
+        (opts.master_worker and not opts.systemd, "-W", "master-worker mode"),
+        (opts.systemd, "-Ws", "master-worker mode with systemd notify"),
+        (opts.master_cli, "-S", "master CLI"),
+        (opts.old_pids, "-st" if opts.terminate_old else "-sf", "taking over from old processes"),
+        (opts.maxconn is not None, "-n", "global maxconn"),
+        (opts.maxpconn is not None, "-N", "default proxy maxconn"),
+        (opts.socket_transfer, "-x", "listening sockets transfer"),
+        (opts.memory_mb is not None, "-m", "memory limit"),
+    ]
+    for active, flag, what in checks:
+        if active:
+            found.append((flag, what))
+    return found
 
 
 def _unique(items):

@@ -27,9 +27,16 @@ def test_vv_lists_features_and_services():
 
 @pytest.mark.parametrize(
     "expr, status",
-    [("1", 0), ("0", 1), ("version_atleast(2.6) && !version_before(2.6)", 0),
-     ("feature(EPOLL)", 0), ("feature(LUA)", 1), ("defined(PYHAPROXY_TEST_VAR)", 0),
-     ("streq(a,b) || strneq(a,b)", 0), ("foo(", 2)],
+    [
+        ("1", 0),
+        ("0", 1),
+        ("version_atleast(2.6) && !version_before(2.6)", 0),
+        ("feature(EPOLL)", 0),
+        ("feature(LUA)", 1),
+        ("defined(PYHAPROXY_TEST_VAR)", 0),
+        ("streq(a,b) || strneq(a,b)", 0),
+        ("foo(", 2),
+    ],
 )
 def test_check_condition(expr, status):
     env = dict(os.environ, PYHAPROXY_TEST_VAR="")
@@ -122,3 +129,20 @@ def test_start_refuses_unimplemented_keywords(tmp_path):
         rf"parsing \[{re.escape(str(cfg))}:3\] : 'option httpchk' is not implemented yet",
         res.stderr,
     )
+
+
+@pytest.mark.parametrize("flag", [["-D"], ["-W"], ["-Ws"], ["-sf", "1"], ["-S", "/tmp/x"]])
+def test_unimplemented_runtime_flags_are_refused(tmp_path, flag):
+    cfg = tmp_path / "l.cfg"
+    cfg.write_text("global\n")
+    # -c accepts them, a real start refuses them with a clear alert
+    assert run_pyhaproxy(*flag, "-c", "-f", str(cfg)).returncode == 2
+    res = run_pyhaproxy(*flag, "-f", str(cfg))
+    assert res.returncode == 1 and "is not implemented yet by pyhaproxy" in res.stderr
+
+
+def test_start_without_listener_fails(tmp_path):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text("global\n")
+    res = run_pyhaproxy("-f", str(cfg), "-db")
+    assert res.returncode == 1 and "No enabled listener found" in res.stderr

@@ -4,7 +4,10 @@ without error; each problem is reported, then the verdict is returned."""
 
 from __future__ import annotations
 
+import socket
+
 from pyhaproxy.config.model import BACKEND, FRONTEND, Config, Proxy
+from pyhaproxy.config.units import is_ip_literal
 from pyhaproxy.messages import Reporter
 
 
@@ -28,15 +31,16 @@ def run(config: Config, reporter: Reporter) -> int:
     for px in config.proxies:
         if px.disabled:
             continue
-        if px.cap & FRONTEND:
-            for rule in px.switching_rules:
-                if "%[" in rule.backend:
-                    continue  # dynamic name, resolved per request
-                errors += _target(config, px, rule.backend, "use_backend", reporter)
-            if px.settings.default_backend:
-                errors += _target(
-                    config, px, px.settings.default_backend[0], "default_backend", reporter
-                )
+        # Checked in every proxy: HAProxy keeps (and warns about) switching
+        # rules written in a backend.
+        for rule in px.switching_rules:
+            if "%[" in rule.backend:
+                continue  # dynamic name, resolved per request
+            errors += _target(config, px, rule.backend, "use_backend", reporter)
+        if px.settings.default_backend:
+            errors += _target(
+                config, px, px.settings.default_backend[0], "default_backend", reporter
+            )
         _missing_timeouts(px, reporter)
     return errors
 
@@ -53,6 +57,27 @@ def _missing_timeouts(px: Proxy, reporter: Reporter) -> None:
             "   | with such a configuration. To fix this, please ensure that all following\n"
             "   | timeouts are set to a non-zero value: 'client', 'connect', 'server'."
         )
+
+
+def resolve_servers(config: Config, reporter: Reporter) -> int:
+    """Resolve server host names, as HAProxy does once the configuration is
+    valid (``init-addr libc``); report each failure, return their number."""
+    failed = 0
+    for px in config.proxies:
+        for srv in px.servers:
+            if srv.address is None or is_ip_literal(srv.address):
+                continue
+            try:
+                socket.getaddrinfo(srv.address.host, None, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError):
+                reporter.alert(
+                    f"[{srv.where}] : 'server {px.name}/{srv.name}' : "
+                    f"could not resolve address '{srv.address.host}'."
+                )
+                failed += 1
+    if failed:
+        reporter.alert("Failed to initialize server(s) addr.")
+    return failed
 
 
 def has_listener(config: Config) -> bool:

@@ -32,6 +32,10 @@ from pyhaproxy.config.units import invalid_char
 from pyhaproxy.messages import Reporter, Where, parsing
 
 PROXY_KINDS = {"frontend": FRONTEND, "backend": BACKEND, "listen": LISTEN}
+# Rules a defaults section may hand down to either frontends or backends.
+_INHERITED_RULES = frozenset(
+    {"tcp-request", "tcp-response", "http-request", "http-response", "http-after-response"}
+)
 CORE_SECTIONS = ("global", "defaults", *PROXY_KINDS)
 # HAProxy sections whose features have not landed: recognised, refused.
 UNSUPPORTED_SECTIONS = (
@@ -49,8 +53,20 @@ UNSUPPORTED_SECTIONS = (
 
 
 # keywords whose second word names what is configured ("option httplog")
-_FAMILIES = frozenset({"option", "timeout", "stats", "http-request", "http-response",
-                       "tcp-request", "tcp-response", "http-check", "tcp-check", "capture"})
+_FAMILIES = frozenset(
+    {
+        "option",
+        "timeout",
+        "stats",
+        "http-request",
+        "http-response",
+        "tcp-request",
+        "tcp-response",
+        "http-check",
+        "tcp-check",
+        "capture",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -122,6 +138,11 @@ class Loader:
         self._defaults: Defaults | None = None
         self._last_defaults: Defaults | None = None
         self._skip_section = False
+        self._orphan = False  # lines follow a refused proxy header
+        # ACLs inherited from defaults come first; a condition may only name
+        # the ones written in its own section (settings.acls[acl_base:]).
+        self.acl_base = 0
+        self._rules_used_by: dict[int, int] = {}  # id(Defaults) → caps inheriting its rules
 
     # ---- error accounting ------------------------------------------------
 
@@ -155,6 +176,8 @@ class Loader:
         if checks.run(self.config, self.reporter):
             self.reporter.alert("Fatal errors found in configuration.")
             return Result(None, 1)
+        if checks.resolve_servers(self.config, self.reporter):
+            return Result(None, 1)
         return Result(self.config, 0)
 
     # ---- lines -----------------------------------------------------------
@@ -165,6 +188,9 @@ class Loader:
             self._open_section(line)
             return
         if self._skip_section:
+            if self._orphan:
+                # HAProxy has no current proxy after a refused header
+                self._error(line.where, "'listen' or 'defaults' expected.")
             return
         if not self._section:
             self._error(
@@ -198,7 +224,11 @@ class Loader:
             ctx.warn(
                 f"'{words[0]}' ignored because {ctx.label} has no {need} capability.{kw.cap_hint}"
             )
-            return
+            # HAProxy still parses the line (refusing bad arguments) and keeps
+            # it: a use_backend in a backend must still name a backend. Only
+            # listeners go to a throw-away copy, never to be opened.
+            if words[0] == "bind":
+                ctx.proxy = copy.deepcopy(self._proxy)
         try:
             kw.parse(ctx)
         except ConfigError as exc:
@@ -249,7 +279,7 @@ class Loader:
     def _open_section(self, line: Line) -> None:
         head, where, args = line.words[0], line.where, line.words[1:]
         self._proxy = self._defaults = None
-        self._skip_section = False
+        self._skip_section = self._orphan = False
         self._section = head
         if head in UNSUPPORTED_SECTIONS:
             self._skip_section = True
@@ -268,6 +298,7 @@ class Loader:
             d = Defaults(where, name, copy.deepcopy(base))
             self.config.defaults.append(d)
             self._defaults = self._last_defaults = d
+            self.acl_base = len(d.settings.acls)
             return
         if not name:
             self._error(where, f"'{head}' expects <name> as an argument.")
@@ -288,11 +319,49 @@ class Loader:
                 self.errors[where.file] = self.errors.get(where.file, 0) + 1
                 break
         base = parent or self._last_defaults
+        if base is not None and not self._may_inherit_rules(base, head, cap, where):
+            self.aborted = True
+            return
         settings = copy.deepcopy(base.settings) if base else ProxySettings()
+        if not cap & FRONTEND:
+            settings.default_backend = None  # HAProxy copies it to frontends only
         proxy = Proxy(where, head, name, cap, len(self.config.proxies) + 1, settings)
         self.config.proxies.append(proxy)
         self._proxy = proxy
+        self.acl_base = len(settings.acls)
         del args
+
+    def _may_inherit_rules(self, base: Defaults, head: str, cap: int, where: Where) -> bool:
+        """HAProxy 2.6 refuses to share a defaults section holding TCP/HTTP
+        rules between frontends and backends (and with listens at all)."""
+        kinds = {(r.keyword, r.words[1] if len(r.words) > 1 else "") for r in base.settings.rules}
+        if not any(kw in _INHERITED_RULES for kw, _ in kinds):
+            return True
+        at = f"(defaults section at {base.where})"
+        if head == "listen":
+            text = (
+                "a listen section cannot inherit from a defaults section defining TCP/HTTP rules."
+            )
+        elif cap == BACKEND and kinds & {
+            ("tcp-request", "connection"),
+            ("tcp-request", "session"),
+        }:
+            text = (
+                "a backend section cannot inherit from a defaults section defining "
+                f"'tcp-request connection' or 'tcp-request session' rules {at}."
+            )
+        else:
+            used = self._rules_used_by.setdefault(id(base), 0) | cap
+            self._rules_used_by[id(base)] = used
+            if used & FRONTEND and used & BACKEND:
+                text = (
+                    "frontends and backends cannot inherit from the same defaults section "
+                    f"if it defines TCP/HTTP rules {at}."
+                )
+            else:
+                return True
+        self._error(where, f"parsing [{where}]: {text}", True)
+        return False
 
     def _header(self, line: Line) -> tuple[str | None, Defaults | None]:
         """Name and ``from`` parent of a defaults/proxy section line."""
@@ -300,13 +369,16 @@ class Loader:
         args = list(line.words[1:])
         parent = None
         name = ""
+        if head != "defaults" and not args:
+            self._error(where, f"'{head}' expects an <id> argument")
+            self.aborted = True
+            return None, None
         if args and args[0] != "from":
             name = args.pop(0)
-        if args and args[0] == "from":
-            if len(args) < 2 or not args[1]:
-                self._error(where, f"'{head}' : 'from' expects a defaults section name.")
-                return None, None
-            ref = args[1]
+        if args and args[0] == "from" and (len(args) > 1 or head == "defaults"):
+            ref = args[1] if len(args) > 1 else ""
+            if not ref:  # "defaults from": no parent, as HAProxy reads it
+                return name, None
             matches = [d for d in self.config.defaults if d.name == ref]
             if not matches:
                 self._error(where, f"defaults section '{ref}' not found for {head} '{name}'.")
@@ -314,11 +386,10 @@ class Loader:
                 return None, None
             parent = matches[-1]
             args = args[2:]
-        if args:
+        if args and head != "defaults":  # HAProxy ignores more words after defaults
             if head in ("frontend", "listen"):
                 self._error(where, "please use the 'bind' keyword for listening addresses.")
-            else:
-                self._error(where, f"'{head}' : unexpected argument '{args[0]}'.")
+            self._orphan = True  # every line of this section will be refused
             return None, None
         return name, parent
 

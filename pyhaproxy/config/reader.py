@@ -48,9 +48,20 @@ class Severity:
 
 
 class ReadError(Exception):
-    def __init__(self, message: str, severity: int = Severity.FATAL) -> None:
+    """``pos`` (0-based, in the part being read) asks for HAProxy's
+    ``at position N:`` suffix showing the line with a caret."""
+
+    def __init__(self, message: str, severity: int = Severity.FATAL, pos: int | None = None):
         super().__init__(message)
         self.severity = severity
+        self.pos = pos
+
+
+def _positioned(message: str, text: str, pos: int) -> str:
+    """``message at position N:`` + the line + a caret, as HAProxy shows it."""
+    shown = text.lstrip(" \t")
+    caret = " " * max(pos - (len(text) - len(shown)), 0) + "^"
+    return f"{message} at position {pos + 1}:\n  {shown}\n  {caret}"
 
 
 def _unescape(text: str) -> str:
@@ -92,7 +103,7 @@ def _var_name_end(text: str, start: int) -> int:
     i = start
     if i < len(text) and text[i] == ".":
         i += 1
-    while i < len(text) and (text[i].isalnum() or text[i] == "_"):
+    while i < len(text) and ((text[i].isascii() and text[i].isalnum()) or text[i] == "_"):
         i += 1
     return i
 
@@ -111,13 +122,17 @@ class _Expander:
 
     def expand(self, body: str) -> list[str]:
         """Expand the inside of a "..." part; returns the pieces, split
-        where a ``${VAR[*]}`` produced several words (>1 element)."""
+        where a ``${VAR[*]}`` produced several words (>1 element).
+
+        Raises ``ReadError`` with ``pos`` an index into ``body``."""
         pieces: list[list[str]] = [[]]
         i, n = 0, len(body)
         while i < n:
             c = body[i]
             if c == "\\" and i + 1 < n:
-                j = i + 4 if body[i + 1] == "x" and _is_hex(body[i + 2 : i + 4]) else i + 2
+                if body[i + 1] == "x" and not _is_hex(body[i + 2 : i + 4]):
+                    raise ReadError("truncated or invalid hexadecimal sequence", pos=i)
+                j = i + 4 if body[i + 1] == "x" else i + 2
                 pieces[-1].append(_unescape(body[i:j]))
                 i = j
                 continue
@@ -125,42 +140,40 @@ class _Expander:
                 pieces[-1].append(c)
                 i += 1
                 continue
-            if i + 1 < n and body[i + 1] == "{":
-                close = body.find("}", i + 2)
+            braced = i + 1 < n and body[i + 1] == "{"
+            start = i + 2 if braced else i + 1
+            first = body[start] if start < n else ""
+            if not first or not ((first.isascii() and first.isalpha()) or first in "_."):
+                raise ReadError("forbidden first char in environment variable name", pos=start)
+            end = _var_name_end(body, start)
+            name = body[start:end]
+            value = self.lookup(name)
+            if not braced:
+                pieces[-1].append(value or "")
+                i = end
+                continue
+            split = body.startswith("[*]", end)
+            if split:
+                end += 3
+            if body.startswith("-", end):
+                close = body.find("}", end)
                 if close < 0:
-                    raise ReadError("missing closing '}' in environment variable reference")
-                inner = body[i + 2 : close]
-                i = close + 1
-                split = inner.endswith("[*]")
-                if split:
-                    inner = inner[:-3]
-                end = _var_name_end(inner, 0)
-                name, rest = inner[:end], inner[end:]
-                if not name:
-                    raise ReadError("invalid environment variable name")
-                value = self.lookup(name)
-                if rest.startswith("-"):
-                    if value is None:
-                        value = rest[1:]
-                elif rest:
-                    raise ReadError(f"unexpected character in variable reference '${{{inner}}}'")
-                value = value or ""
-                if split:
-                    words = value.split()
-                    if words:
-                        pieces[-1].append(words[0])
-                        for w in words[1:]:
-                            pieces.append([w])
-                else:
-                    pieces[-1].append(value)
-                continue
-            end = _var_name_end(body, i + 1)
-            if end == i + 1:
-                pieces[-1].append("$")
-                i += 1
-                continue
-            pieces[-1].append(self.lookup(body[i + 1 : end]) or "")
-            i = end
+                    raise ReadError("unmatched brace in environment variable name", pos=i + 1)
+                if value is None:
+                    value = body[end + 1 : close]
+                end = close
+            if not body.startswith("}", end):
+                raise ReadError("unmatched brace in environment variable name", pos=i + 1)
+            i = end + 1
+            value = value or ""
+            if split:
+                words = value.split()
+                if words:
+                    pieces[-1].append(words[0])
+                    for w in words[1:]:
+                        pieces.append([w])
+            else:
+                pieces[-1].append(value)
         return ["".join(p) for p in pieces]
 
 
@@ -173,9 +186,7 @@ def split_line(text: str, env: Mapping[str, str], pseudo: Mapping[str, str]) -> 
         tree = _LINE_PARSER.parse(text)
     except UnexpectedInput as exc:
         pos = exc.pos_in_stream if exc.pos_in_stream is not None else 0
-        shown = text.lstrip(" \t")
-        caret = " " * (pos - (len(text) - len(shown))) + "^"
-        raise ReadError(f"unmatched quote at position {pos + 1}:\n  {shown}\n  {caret}") from None
+        raise ReadError(_positioned("unmatched quote", text, pos)) from None
     expander = _Expander(env, pseudo)
     words: list[str] = []
     for word in tree.children:
@@ -187,12 +198,19 @@ def split_line(text: str, env: Mapping[str, str], pseudo: Mapping[str, str]) -> 
             if kind == "SQUOTED":
                 cur.append(val[1:-1])
             elif kind == "DQUOTED":
-                parts = expander.expand(val[1:-1])
+                try:
+                    parts = expander.expand(val[1:-1])
+                except ReadError as exc:
+                    pos = (seg.start_pos or 0) + 1 + (exc.pos or 0)
+                    raise ReadError(_positioned(str(exc), text, pos), exc.severity) from None
                 cur.append(parts[0])
                 for extra in parts[1:]:
                     words.append("".join(cur))
                     cur = [extra]
             elif kind == "ESCAPE":
+                if val == "\\x":  # \x without two hexadecimal digits
+                    message = "truncated or invalid hexadecimal sequence"
+                    raise ReadError(_positioned(message, text, seg.start_pos or 0))
                 cur.append(_unescape(val))
             else:
                 cur.append(val)
@@ -275,12 +293,22 @@ class Reader:
         text = data.decode("utf-8", errors="surrogateescape")
         section = ""
         blocks: list[_Block] = []
-        for lineno, raw in enumerate(text.split("\n"), start=1):
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()  # the file ends with LF, as it should
+        for lineno, raw in enumerate(lines, start=1):
             if self.aborted:
+                return
+            where = Where(path, lineno)
+            if "\0" in raw:
+                self._fail(
+                    where,
+                    f"Stray NUL character at position {raw.index(chr(0)) + 1}.",
+                    Severity.ABORT,
+                )
                 return
             if raw.endswith("\r"):
                 raw = raw[:-1]
-            where = Where(path, lineno)
             if not raw.strip() or raw.lstrip().startswith("#"):
                 continue
             pseudo = {".FILE": path, ".LINE": str(lineno), ".SECTION": section}
@@ -303,8 +331,16 @@ class Reader:
             if head in self.section_names:
                 section = words[1] if len(words) > 1 and head != "global" else head
             yield Line(where, tuple(words), raw)
+        if lines and not text.endswith("\n") and not self.aborted:
+            # HAProxy parses the last line, then refuses a file cut short
+            self._fail(
+                Where(path, len(lines)),
+                "Missing LF on last line, file might have been truncated at position "
+                f"{len(lines[-1]) + 1}.",
+            )
         if blocks and not self.aborted:
-            self._fail(blocks[-1].where, "non-terminated '.if' block.", Severity.ABORT)
+            # HAProxy names the last line read, not the '.if' itself.
+            self._fail(Where(path, len(lines)), "non-terminated '.if' block.", Severity.ABORT)
 
     def _directive(self, where: Where, head: str, words: list[str]) -> None:
         if len(words) > 2:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
+from collections.abc import Callable
 
 from pyhaproxy.config.model import Address
 from pyhaproxy.config.registry import ConfigError
@@ -16,18 +18,34 @@ _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 TIME_MAX_MS = 2**31 - 1
 
 
-def parse_time(text: str, what: str) -> int:
-    """``10s`` → 10000 (milliseconds).  ``what`` names the keyword in errors."""
-    m = re.fullmatch(r"(\d+)(.*)", text)
-    if not text or not m:
+_TIME_UNIT = re.compile(r"us|ms|m|s|h|d|")
+
+
+def parse_time(text: str, what: str, warn: Callable[[str], None] | None = None) -> int:
+    """``10s`` → 10000 (milliseconds).  ``what`` names the keyword in errors.
+
+    As HAProxy 2.6, characters left after a valid unit (``30sec``, ``1m5s``)
+    only earn a warning, passed to ``warn``; the value stops at the unit."""
+    m = re.match(r"\d+", text)
+    if not m:
         if not text:
             raise ConfigError(f"'{what}' expects an integer value (in milliseconds)")
         raise ConfigError(f"unexpected character '{text[0]}' in '{what}'")
-    digits, unit = m.groups()
-    if unit not in _TIME_UNITS:
-        bad = unit[0] if unit[:1] not in ("u", "m") else unit[-1]
-        raise ConfigError(f"unexpected character '{bad}' in '{what}'")
-    value = int(int(digits) * _TIME_UNITS[unit])
+    rest = text[m.end() :]
+    unit_m = _TIME_UNIT.match(rest)
+    unit = unit_m.group() if unit_m else ""
+    trailing = rest[len(unit) :]
+    if trailing and not unit:
+        raise ConfigError(f"unexpected character '{trailing[0]}' in '{what}'")
+    if trailing and warn is not None:
+        warn(
+            f"unexpected character '{trailing[0]}' after the timer value '{text}', only "
+            "(us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are "
+            "supported. This will be reported as an error in next versions."
+        )
+    count = int(m.group())
+    # microseconds round up: "1us" is 1 ms, never a zero timeout
+    value = -(-count // 1000) if unit == "us" else int(count * _TIME_UNITS[unit])
     if value > TIME_MAX_MS:
         raise ConfigError(
             f"timer overflow in argument '{text}' to '{what}' (maximum value is 2147483647 ms or ~24.8 days)"
@@ -42,10 +60,26 @@ def parse_size(text: str, what: str) -> int:
     return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
 
 
-def parse_uint(text: str, what: str, message: str | None = None) -> int:
-    if not re.fullmatch(r"\d+", text or ""):
+def atol(text: str, what: str = "", warn: Callable[[str], None] | None = None) -> int:
+    """C's ``atol()``: blanks, a sign and digits; what follows is ignored and
+    a word without digits reads as 0.  HAProxy 2.6 reads most counts so; we
+    read them the same (same verdict) but say so in a warning."""
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", text)
+    value = int(m.group(1)) if m else 0
+    if warn is not None and text and not re.fullmatch(r"[+-]?\d+", text):
+        warn(f"'{what}' : '{text}' is not an integer; it is read as {value}, as HAProxy does.")
+    return value
+
+
+def parse_uint(
+    text: str, what: str, message: str | None = None, warn: Callable[[str], None] | None = None
+) -> int:
+    """An integer read as HAProxy does (``atol``): only a missing value is an
+    error, ``12x`` is 12 and ``abc`` is 0 (with a warning); callers check the
+    range."""
+    if not text:
         raise ConfigError(message or f"'{what}' expects an integer argument.")
-    return int(text)
+    return atol(text, what, warn)
 
 
 _PREFIXES = {
@@ -68,18 +102,26 @@ _PREFIXES = {
 def _port_range(
     spec: str, text: str, allow_range: bool, allow_offset: bool
 ) -> tuple[int, int, bool]:
+    """``port[-end]`` or ``+N``/``-N``: like HAProxy (strtol), a port must
+    start with a digit and what follows its digits is ignored."""
     offset = False
     if allow_offset and spec[:1] in "+-":
         offset, spec = True, spec[1:]
-    low_s, _, high_s = spec.partition("-") if allow_range else (spec, "", "")
-    for part in (low_s, high_s) if high_s else (low_s,):
-        bad = next((c for c in part if not c.isdigit()), None)
-        if bad is not None or not part:
-            if bad is None:
-                raise ConfigError(f"missing port number in '{text}'")
+    m = re.match(r"\d+", spec)
+    if not m:
+        if not spec:
+            raise ConfigError(f"missing port number in '{text}'")
+        raise ConfigError(f"invalid character '{spec[0]}' in port number '{spec}' in '{text}'")
+    low = high = int(m.group())
+    rest = spec[m.end() :]
+    if rest.startswith("-") and not offset:
+        if not allow_range:
+            raise ConfigError(f"port range not permitted here in '{text}'")
+        m2 = re.match(r"\d+", rest[1:])
+        if not m2:
+            bad = rest[1:2] or "-"
             raise ConfigError(f"invalid character '{bad}' in port number '{spec}' in '{text}'")
-    low = int(low_s)
-    high = int(high_s) if high_s else low
+        high = int(m2.group())
     if not offset and (low > 65535 or high > 65535 or (low == 0 and allow_range)):
         raise ConfigError(f"invalid port '{spec}'")
     if high < low:
@@ -87,11 +129,14 @@ def _port_range(
     return low, high, offset
 
 
-def parse_address(text: str, *, listen: bool, port_required: bool) -> Address:
+def parse_address(
+    text: str, *, listen: bool, port_required: bool, allow_offset: bool | None = None
+) -> Address:
     """Parse ``[family@]addr[:port[-end]]`` as HAProxy's str2sa_range does.
 
-    ``listen`` allows port ranges and ``*``/empty hosts; servers allow
-    ``+N``/``-N`` port offsets and a missing port."""
+    ``listen`` allows port ranges; servers allow ``+N``/``-N`` port offsets
+    (unless ``allow_offset`` is False: log and source addresses) and a
+    missing port."""
     family = ""
     rest = text
     for prefix, fam in _PREFIXES.items():
@@ -130,30 +175,50 @@ def parse_address(text: str, *, listen: bool, port_required: bool) -> Address:
     else:
         host, sep, portspec = rest.partition(":")
         has_port = bool(sep)
-    if host in ("*", "") or host in ("0.0.0.0", "::"):
-        if not listen and host in ("*", ""):
-            raise ConfigError(f"invalid address: '{text}'")
-        host = "" if host in ("*",) else host
+    if host == "*":
+        host = ""
     if not family:
         family = "ipv6" if ":" in host else "ipv4"
     if not has_port or portspec == "":
         if port_required:
             raise ConfigError(f"missing port specification in '{text}'")
         return Address(family, host, text=text)
-    low, high, offset = _port_range(portspec, text, allow_range=listen, allow_offset=not listen)
+    if allow_offset is None:
+        allow_offset = not listen
+    if not listen and not allow_offset and portspec[:1] in ("+", "-"):
+        raise ConfigError(f"port offset not permitted here in '{text}'")
+    low, high, offset = _port_range(portspec, text, allow_range=listen, allow_offset=allow_offset)
     return Address(family, host, low, high, offset, text)
 
 
-def check_host(addr: Address, text: str) -> None:
-    """Numeric addresses must be valid; names are resolved at start-up."""
-    if addr.family in ("ipv4", "ipv6") and addr.host:
+def is_ip_literal(addr: Address) -> bool:
+    """A numeric address (``inet_aton`` forms such as ``1.2.3`` included)."""
+    if addr.family not in ("ipv4", "ipv6") or not addr.host:
+        return True
+    try:
+        ipaddress.ip_address(addr.host)
+        return True
+    except ValueError:
+        pass
+    if addr.family == "ipv4":
         try:
-            ipaddress.ip_address(addr.host)
-        except ValueError:
-            if re.fullmatch(r"[0-9.]+", addr.host) or not re.fullmatch(
-                r"[A-Za-z0-9._-]+", addr.host
-            ):
-                raise ConfigError(f"invalid address: '{addr.host}' in '{text}'") from None
+            socket.inet_aton(addr.host)
+            return True
+        except OSError:
+            return False
+    return False
+
+
+def parse_peer_address(text: str) -> Address:
+    """A ``log`` target or a ``source`` address: no port range nor offset, and
+    a host name must resolve now (HAProxy resolves them while parsing)."""
+    addr = parse_address(text, listen=False, port_required=False, allow_offset=False)
+    if not is_ip_literal(addr):
+        try:
+            socket.getaddrinfo(addr.host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ConfigError(f"invalid address: '{addr.host}' in '{text}'") from None
+    return addr
 
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")

@@ -36,12 +36,14 @@ _USAGE = (
 @keyword("balance", sections=("defaults", "proxy"), cap=BACKEND)
 def _balance(ctx: Context) -> None:
     arg = ctx.words[1] if len(ctx.words) > 1 else ""
+    if not arg:
+        return  # HAProxy 2.6 accepts a bare 'balance' and keeps the algorithm
+    if arg.startswith("hdr(") and not re.fullmatch(r"hdr\(.+\)", arg):
+        raise ConfigError("balance hdr requires an http header field name.")
     m = re.fullmatch(r"([a-z_-]+)(?:\((.*)\))?", arg)
     algo = m.group(1) if m else ""
     if algo not in ALGORITHMS:
         raise ConfigError(_USAGE)
-    if algo == "hdr" and not (m and m.group(2)):
-        raise ConfigError("hdr requires an http header field name.")
     if algo == "url_param" and len(ctx.words) < 3:
         raise ConfigError("'balance url_param' requires an URL parameter name.")
     if algo == "random" and m and m.group(2) is not None and not m.group(2).isdigit():

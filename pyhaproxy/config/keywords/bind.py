@@ -5,7 +5,17 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING
 
-from pyhaproxy.config.keywords.params import FLAG, INT, POSITIVE, STR, TIME, Param, as_file
+from pyhaproxy.config.keywords.params import (
+    FLAG,
+    INT,
+    NOT_NEGATIVE,
+    STR,
+    STRICT_POSITIVE,
+    TIME,
+    Param,
+    as_file,
+    as_int,
+)
 from pyhaproxy.config.model import FRONTEND, Bind
 from pyhaproxy.config.registry import ConfigError, Table, keyword
 from pyhaproxy.config.suggest import best_match
@@ -15,6 +25,15 @@ if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
 
 BIND_OPTIONS: Table[Param] = Table("bind option")
+
+
+def _backlog(name: str, word: str, ctx: Context | None = None) -> int:
+    value = as_int(name, word, ctx)
+    if value < 0:  # 0 (and so "abc") passes in HAProxy 2.6, despite the message
+        raise ConfigError(f"'{name}' : invalid value {value}, must be > 0")
+    return value
+
+
 for _n in (
     "accept-netscaler-cip",
     "accept-proxy",
@@ -75,12 +94,17 @@ for _n in (
 ):
     if _n not in BIND_OPTIONS.entries:
         BIND_OPTIONS.add(_n, STR)
-for _n in ("backlog", "maxconn", "mss", "nice", "uid", "gid"):
+for _n in ("mss", "nice", "uid", "gid"):
     BIND_OPTIONS.add(_n, INT)
-BIND_OPTIONS.add("id", POSITIVE)
+BIND_OPTIONS.add("maxconn", NOT_NEGATIVE)
+BIND_OPTIONS.add("backlog", Param(1, _backlog))
+BIND_OPTIONS.add("id", STRICT_POSITIVE)
 BIND_OPTIONS.add("tcp-ut", TIME)
 for _n in ("crt", "crt-list", "ca-file", "ca-verify-file", "ca-sign-file", "crl-file"):
     BIND_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n.startswith("crt") else "ca-base")))
+
+# options the data plane acts on; the others refuse to start (pyhaproxy/dataplane/listeners.py)
+IMPLEMENTED_OPTIONS = frozenset({"name", "backlog", "maxconn", "v4v6", "v6only"})
 
 _USAGE = "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."
 
@@ -94,7 +118,12 @@ def resolve_host(host: str, text: str) -> None:
 
 
 def parse_options(
-    table: Table[Param], words: list[str], opts: dict, what: str, ctx: Context
+    table: Table[Param],
+    words: list[str],
+    opts: dict,
+    what: str,
+    ctx: Context,
+    missing_as_empty: bool = False,
 ) -> None:
     i = 0
     while i < len(words):
@@ -105,7 +134,9 @@ def parse_options(
             suffix = f"; did you mean '{hint}' maybe ?" if hint else "."
             raise ConfigError(f"{what}unknown keyword '{name}'{suffix}")
         if spec.nargs and i + 1 >= len(words):
-            raise ConfigError(f"{what}'{name}' : missing value.")
+            if spec.check is None or not missing_as_empty:
+                raise ConfigError(f"{what}'{name}' : missing value")
+            words = [*words, ""]  # HAProxy reads a missing last argument as ""
         value = spec.check(name, words[i + 1], ctx) if spec.nargs and spec.check else True
         if spec.nargs == 0:
             value = True
@@ -116,7 +147,7 @@ def parse_options(
         i += 1 + spec.nargs
 
 
-@keyword("bind", sections=("proxy",), cap=FRONTEND)
+@keyword("bind", sections=("proxy",), cap=FRONTEND, implemented=True)
 def _bind(ctx: Context) -> None:
     spec = ctx.words[1] if len(ctx.words) > 1 else ""
     if not spec:
@@ -136,11 +167,20 @@ def _bind(ctx: Context) -> None:
                 try:
                     socket.inet_aton(addr.host)
                 except OSError:
-                    resolve_host(addr.host, part)
+                    try:
+                        resolve_host(addr.host, part)
+                    except ConfigError:
+                        raise ConfigError(
+                            f"'bind' : invalid address: '{addr.host}' in '{part}'"
+                        ) from None
         addresses.append(addr)
     bind = Bind(ctx.where, addresses)
     try:
         parse_options(BIND_OPTIONS, list(ctx.words[2:]), bind.options, "", ctx)
     except ConfigError as exc:
-        raise ConfigError(f"'bind {spec}' : {exc.message}") from None
+        sep = ":" if exc.message.startswith("unknown keyword") else " :"
+        raise ConfigError(f"'bind {spec}' in section '{ctx.section}'{sep} {exc.message}") from None
+    for opt in bind.options:
+        if opt not in IMPLEMENTED_OPTIONS:
+            ctx.pending(f"bind {opt}")
     ctx.proxy.binds.append(bind)

@@ -7,12 +7,14 @@ import pwd
 from typing import TYPE_CHECKING
 
 from pyhaproxy.config.registry import ConfigError, keyword
-from pyhaproxy.config.units import parse_size, parse_time, parse_uint
+from pyhaproxy.config.units import parse_time, parse_uint
+from pyhaproxy.messages import parsing
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
 
 G = ("global",)
+MAX_THREADS = 64  # HAProxy 2.6's default build limit, which `nbthread` obeys
 
 
 def _no_args(ctx: Context) -> None:
@@ -20,11 +22,18 @@ def _no_args(ctx: Context) -> None:
         raise ConfigError(f"'{ctx.words[0]}' cannot handle unexpected argument '{ctx.words[1]}'.")
 
 
+def _continuing(ctx: Context, text: str) -> None:
+    """An alert that is not an error: HAProxy keeps the first value and the
+    verdict stays good ("already specified. Continuing.")."""
+    ctx.loader.reporter.alert(parsing(ctx.where, text))
+
+
 def _once(ctx: Context, attr: str) -> bool:
-    """HAProxy's "already specified. Continuing." for single-valued settings."""
+    """False (after HAProxy's non-fatal alert) if the setting was already set."""
     g = ctx.config.global_
     if attr in g.set_by:
-        raise ConfigError(f"'{ctx.words[0]}' already specified. Continuing.")
+        _continuing(ctx, f"'{ctx.words[0]}' already specified. Continuing.")
+        return False
     g.set_by[attr] = ctx.where
     return True
 
@@ -70,21 +79,26 @@ for _name in (
     _mk(_name)
 
 
-@keyword("maxconn", sections=G)
+@keyword("maxconn", sections=G, implemented=True)
 def _maxconn(ctx: Context) -> None:
-    _once(ctx, "maxconn")
-    ctx.config.global_.maxconn = parse_uint(
-        ctx.words[1] if len(ctx.words) > 1 else "",
-        "maxconn",
-        "'maxconn' expects an integer argument.",
-    )
+    if not _once(ctx, "maxconn"):
+        return
+    if not ctx.words[1:] or not ctx.words[1]:
+        del ctx.config.global_.set_by["maxconn"]
+        raise ConfigError("'maxconn' expects an integer argument.")
+    value = parse_uint(ctx.words[1] if len(ctx.words) > 1 else "", "maxconn", None, warn=ctx.warn)
+    ctx.config.global_.maxconn = value
+    if not value:
+        del ctx.config.global_.set_by["maxconn"]  # 0 reads as "not set" in HAProxy
 
 
 @keyword("nbthread", sections=G)
 def _nbthread(ctx: Context) -> None:
     arg = ctx.words[1] if len(ctx.words) > 1 else ""
-    if not arg.isdigit() or int(arg) < 1:
+    if not arg.isdigit():
         raise ConfigError(f"'nbthread' passed a missing or unparsable integer value in '{arg}'")
+    if not 1 <= int(arg) <= MAX_THREADS:
+        raise ConfigError(f"'nbthread' value must be between 1 and {MAX_THREADS} (was {arg})")
     ctx.config.global_.nbthread = int(arg)
 
 
@@ -102,8 +116,8 @@ def _string(name: str, attr: str | None = None) -> None:
         if len(ctx.words) < 2 or not ctx.words[1]:
             raise ConfigError(f"'{name}' expects a single argument.")
         if attr:
-            _once(ctx, attr)
-            setattr(ctx.config.global_, attr, ctx.words[1])
+            if _once(ctx, attr):
+                setattr(ctx.config.global_, attr, ctx.words[1])
         else:
             ctx.config.global_.extra[name] = " ".join(ctx.words[1:])
 
@@ -126,7 +140,6 @@ for _name in (
     "ssl-default-bind-curves",
     "ssl-default-server-ciphers",
     "ssl-default-server-ciphersuites",
-    "ssl-server-verify",
     "ssl-dh-param-file",
     "cluster-secret",
     "issuers-chain-path",
@@ -143,8 +156,9 @@ def _ssl_opts(ctx: Context) -> None:
 @keyword("user", sections=G)
 def _user(ctx: Context) -> None:
     g = ctx.config.global_
-    if g.uid is not None:
-        raise ConfigError("user/uid already specified. Continuing.")
+    if g.uid:  # uid 0 (root) counts as unset, as in HAProxy
+        _continuing(ctx, "user/uid already specified. Continuing.")
+        return
     name = ctx.words[1] if len(ctx.words) > 1 else ""
     try:
         g.uid = pwd.getpwnam(name).pw_uid
@@ -156,8 +170,9 @@ def _user(ctx: Context) -> None:
 @keyword("group", sections=G)
 def _group(ctx: Context) -> None:
     g = ctx.config.global_
-    if g.gid is not None:
-        raise ConfigError("group/gid already specified. Continuing.")
+    if g.gid:  # gid 0 counts as unset, as in HAProxy
+        _continuing(ctx, "gid/group was already specified. Continuing.")
+        return
     name = ctx.words[1] if len(ctx.words) > 1 else ""
     try:
         g.gid = grp.getgrnam(name).gr_gid
@@ -171,19 +186,25 @@ def _group(ctx: Context) -> None:
 def _ids(ctx: Context) -> None:
     attr = ctx.words[0]
     value = parse_uint(
-        ctx.words[1] if len(ctx.words) > 1 else "", attr, f"'{attr}' expects an integer argument."
+        ctx.words[1] if len(ctx.words) > 1 else "",
+        attr,
+        f"'{attr}' expects an integer argument.",
+        warn=ctx.warn,
     )
     setattr(ctx.config.global_, attr, value)
 
 
 @keyword("ulimit-n", sections=G)
 def _ulimit(ctx: Context) -> None:
-    _once(ctx, "ulimit_n")
-    ctx.config.global_.ulimit_n = parse_uint(
-        ctx.words[1] if len(ctx.words) > 1 else "",
-        "ulimit-n",
-        "'ulimit-n' expects an integer argument.",
-    )
+    if not _once(ctx, "ulimit_n"):
+        return
+    if not ctx.words[1:] or not ctx.words[1]:
+        del ctx.config.global_.set_by["ulimit_n"]
+        raise ConfigError("'ulimit-n' expects an integer argument.")
+    value = parse_uint(ctx.words[1] if len(ctx.words) > 1 else "", "ulimit-n", None, warn=ctx.warn)
+    ctx.config.global_.ulimit_n = value
+    if not value:
+        del ctx.config.global_.set_by["ulimit_n"]  # 0 reads as "not set" in HAProxy
 
 
 @keyword("hard-stop-after", sections=G)
@@ -207,9 +228,22 @@ def _hard_stop(ctx: Context) -> None:
 @keyword("tune.ssl.cachesize", sections=G)
 def _int_setting(ctx: Context) -> None:
     name = ctx.words[0]
-    ctx.config.global_.tune[name] = parse_uint(
-        ctx.words[1] if len(ctx.words) > 1 else "", name, f"'{name}' expects an integer argument."
+    value = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "",
+        name,
+        f"'{name}' expects an integer argument.",
+        warn=ctx.warn,
     )
+    if name == "spread-checks" and not 0 <= value <= 50:
+        raise ConfigError(
+            f"parsing [{ctx.where}]: 'spread-checks' needs a positive value in range 0..50.",
+            bare=True,
+        )
+    if name == "tune.maxaccept" and value > 2**31 - 1:
+        raise ConfigError("'tune.maxaccept' expects -1 or an integer from 0 to INT_MAX.")
+    if name == "maxsslconn" and value < 0:
+        raise ConfigError("'maxsslconn' expects a positive numeric value.")
+    ctx.config.global_.tune[name] = value
 
 
 @keyword("tune.bufsize", sections=G)
@@ -222,14 +256,36 @@ def _int_setting(ctx: Context) -> None:
 @keyword("tune.http.logurilen", sections=G)
 def _size_setting(ctx: Context) -> None:
     name = ctx.words[0]
-    ctx.config.global_.tune[name] = parse_size(ctx.words[1] if len(ctx.words) > 1 else "", name)
+    # HAProxy 2.6 reads these with atol(): "16k" is 16, not 16384.
+    ctx.config.global_.tune[name] = parse_uint(
+        ctx.words[1] if len(ctx.words) > 1 else "",
+        name,
+        f"'{name}' expects an integer argument.",
+        warn=ctx.warn,
+    )
 
 
 @keyword("tune.ssl.lifetime", sections=G)
 @keyword("tune.idletimer", sections=G)
 def _time_setting(ctx: Context) -> None:
     name = ctx.words[0]
-    ctx.config.global_.tune[name] = parse_time(ctx.words[1] if len(ctx.words) > 1 else "", name)
+    value = parse_time(ctx.words[1] if len(ctx.words) > 1 else "", name)
+    if name == "tune.idletimer" and value > 65535:
+        raise ConfigError("'tune.idletimer' expects a timer value between 0 and 65535 ms.")
+    ctx.config.global_.tune[name] = value
+
+
+@keyword("ssl-server-verify", sections=G)
+def _ssl_server_verify(ctx: Context) -> None:
+    """``ssl-server-verify [none|required]`` (configuration.txt §3.1)."""
+    if len(ctx.words) > 2:
+        raise ConfigError(
+            f"'ssl-server-verify' cannot handle unexpected argument '{ctx.words[2]}'."
+        )
+    value = ctx.words[1] if len(ctx.words) > 1 else ""
+    if value not in ("none", "required"):
+        raise ConfigError("'ssl-server-verify' expects 'none' or 'required' as argument.")
+    ctx.config.global_.extra["ssl-server-verify"] = value
 
 
 @keyword("stats", sections=G)
@@ -239,9 +295,10 @@ def _stats(ctx: Context) -> None:
         if len(ctx.words) < 3:
             raise ConfigError("'stats socket' requires a path or an address argument.")
     elif sub == "timeout":
-        parse_time(ctx.words[2] if len(ctx.words) > 2 else "", "stats timeout")
+        if not parse_time(ctx.words[2] if len(ctx.words) > 2 else "", "stats timeout"):
+            raise ConfigError("'stats timeout' expects a positive value")
     elif sub == "maxconn":
-        parse_uint(ctx.words[2] if len(ctx.words) > 2 else "", "stats maxconn")
+        parse_uint(ctx.words[2] if len(ctx.words) > 2 else "", "stats maxconn", warn=ctx.warn)
     elif sub in ("bind-process",):
         pass
     else:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pyhaproxy.config.model import LogTarget
 from pyhaproxy.config.registry import ConfigError, keyword
+from pyhaproxy.config.units import parse_peer_address
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
@@ -37,6 +38,17 @@ FACILITIES = (
     "local7",
 )
 LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+
+def _check_address(target: str) -> None:
+    """Network targets are checked as HAProxy does (port, host); stdout,
+    rings, datagram and file-descriptor targets need no address check."""
+    if target in ("stdout", "stderr") or target.startswith(("ring@", "udp", "fd@")):
+        return
+    try:
+        parse_peer_address(target)
+    except ConfigError as exc:
+        raise ConfigError(f"log : {exc.message}") from None
 
 
 def _parse_target(words: tuple[str, ...]) -> None:
@@ -88,6 +100,7 @@ def _log(ctx: Context) -> None:
         ctx.settings.logs.append(LogTarget(ctx.where, ctx.words, is_global=True))
         return
     _parse_target(ctx.words)
+    _check_address(ctx.words[1])
     target = LogTarget(ctx.where, ctx.words)
     if ctx.section == "global":
         ctx.config.global_.logs.append(target)

@@ -102,11 +102,7 @@ def _forwardfor(name: str, args: list[str]) -> object:
 
 
 def _redispatch(name: str, args: list[str]) -> object:
-    if args:
-        try:
-            int(args[0])
-        except ValueError:
-            raise ConfigError("'option redispatch' expects an integer argument.") from None
+    # HAProxy reads the interval with atol(): "5x" is 5, "x" is 0.
     return tuple(args)
 
 
@@ -137,6 +133,8 @@ _LOG_OPTIONS = frozenset({"httplog", "httpslog", "tcplog"})
 def _option(ctx: Context) -> None:
     name = ctx.words[1] if len(ctx.words) > 1 else ""
     opt = OPTIONS.get(name)
+    if not name:
+        raise ConfigError(f"parsing [{ctx.where}]: 'option' expects an option name.", bare=True)
     if opt is None:
         if ctx.prefix:
             raise ConfigError(
@@ -146,12 +144,16 @@ def _option(ctx: Context) -> None:
         raise ConfigError(f"unknown option '{name}'.")
     args = list(ctx.words[2:])
     if ctx.prefix:
-        if opt.args is not None:
+        if ctx.proxy is not None and not (ctx.proxy.cap & opt.cap):
+            need = "frontend" if opt.cap & FRONTEND else "backend"
+            ctx.warn(f"'{name}' ignored because {ctx.label} has no {need} capability.")
+            return
+        if opt.args is not None and name != "redispatch":  # redispatch: a negatable flag
             raise ConfigError(
                 f"parsing [{ctx.where}]: negation/default is not supported for option '{name}'.",
                 bare=True,
             )
-        if args:
+        if args and name != "redispatch":
             raise ConfigError(
                 f"'{ctx.prefix} option {name}' cannot handle unexpected argument '{args[0]}'."
             )

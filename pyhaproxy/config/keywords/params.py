@@ -16,9 +16,6 @@ from pyhaproxy.config.registry import ConfigError
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
 
-if TYPE_CHECKING:
-    from pyhaproxy.config.units import parse_time
-
 
 @dataclass(frozen=True, slots=True)
 class Param:
@@ -27,10 +24,31 @@ class Param:
 
 
 def as_int(name: str, word: str, ctx: Context | None = None) -> int:
+    """An integer read with C's atol() as HAProxy does (``12x`` is 12, ``abc``
+    is 0); only an empty word is refused."""
+    from pyhaproxy.config.units import atol
+
+    if not word:
+        raise ConfigError(f"'{name}' expects an integer argument.")
+    return atol(word, name, ctx.warn if ctx is not None else None)
+
+
+def as_long(name: str, word: str, ctx: Context | None = None) -> int:
+    """atol() without even the empty check (server maxconn, weight...)."""
+    from pyhaproxy.config.units import atol
+
+    return atol(word, name, ctx.warn if ctx is not None else None)
+
+
+def as_strict_positive(name: str, word: str, ctx: Context | None = None) -> int:
+    """A strictly parsed integer > 0 (bind ``id``)."""
     try:
-        return int(word)
+        value = int(word)
     except ValueError:
         raise ConfigError(f"'{name}' expects an integer argument.") from None
+    if value <= 0:
+        raise ConfigError(f"'{name}' has to be > 0.")
+    return value
 
 
 def as_positive(name: str, word: str, ctx: Context | None = None) -> int:
@@ -40,7 +58,16 @@ def as_positive(name: str, word: str, ctx: Context | None = None) -> int:
     return value
 
 
+def as_not_negative(name: str, word: str, ctx: Context | None = None) -> int:
+    value = as_int(name, word, ctx)
+    if value < 0:
+        raise ConfigError(f"'{name}' : invalid value {value}, must be >= 0")
+    return value
+
+
 def as_time(name: str, word: str, ctx: Context | None = None) -> int:
+    from pyhaproxy.config.units import parse_time
+
     return parse_time(word, name)
 
 
@@ -71,5 +98,8 @@ def as_file(base_key: str) -> Callable[..., str]:
 FLAG = Param(0)
 INT = Param(1, as_int)
 POSITIVE = Param(1, as_positive)
+STRICT_POSITIVE = Param(1, as_strict_positive)
+LONG = Param(1, as_long)
+NOT_NEGATIVE = Param(1, as_not_negative)
 TIME = Param(1, as_time)
 STR = Param(1, as_str)

@@ -18,8 +18,17 @@ def _arg(ctx: Context, i: int = 1) -> str:
     return ctx.words[i] if len(ctx.words) > i else ""
 
 
-@keyword("mode", sections=ALL)
+def _max_args(ctx: Context, n: int, what: str | None = None) -> None:
+    """HAProxy's check of surplus words after the ``n`` arguments."""
+    if len(ctx.words) > n + 1:
+        raise ConfigError(
+            f"'{what or ctx.words[0]}' cannot handle unexpected argument '{ctx.words[n + 1]}'."
+        )
+
+
+@keyword("mode", sections=ALL, implemented=True)
 def _mode(ctx: Context) -> None:
+    _max_args(ctx, 1)
     mode = _arg(ctx)
     if mode not in ("http", "tcp", "health"):
         raise ConfigError(f"unknown proxy mode '{mode}'.")
@@ -30,29 +39,39 @@ def _mode(ctx: Context) -> None:
     ctx.settings.mode = mode
 
 
-@keyword("maxconn", sections=ALL, cap=FRONTEND, cap_hint=" Maybe you want 'fullconn' instead ?")
+@keyword(
+    "maxconn",
+    sections=ALL,
+    cap=FRONTEND,
+    cap_hint=" Maybe you want 'fullconn' instead ?",
+    implemented=True,
+)
 def _maxconn(ctx: Context) -> None:
+    _max_args(ctx, 1)
     ctx.settings.maxconn = parse_uint(
-        _arg(ctx), "maxconn", "'maxconn' expects an integer argument."
+        _arg(ctx), "maxconn", "'maxconn' expects an integer argument.", warn=ctx.warn
     )
 
 
 @keyword("fullconn", sections=ALL, cap=BACKEND)
 def _fullconn(ctx: Context) -> None:
+    _max_args(ctx, 1)
     ctx.settings.fullconn = parse_uint(
-        _arg(ctx), "fullconn", "'fullconn' expects an integer argument."
+        _arg(ctx), "fullconn", "'fullconn' expects an integer argument.", warn=ctx.warn
     )
 
 
-@keyword("retries", sections=ALL, cap=BACKEND)
+@keyword("retries", sections=ALL, cap=BACKEND, implemented=True)
 def _retries(ctx: Context) -> None:
+    _max_args(ctx, 1)
     ctx.settings.retries = parse_uint(
-        _arg(ctx), "retries", "'retries' expects an integer argument."
+        _arg(ctx), "retries", "'retries' expects an integer argument.", warn=ctx.warn
     )
 
 
-@keyword("default_backend", sections=ALL, cap=FRONTEND)
+@keyword("default_backend", sections=ALL, cap=FRONTEND, implemented=True)
 def _default_backend(ctx: Context) -> None:
+    _max_args(ctx, 1)
     if not _arg(ctx):
         raise ConfigError("'default_backend' expects a backend name.")
     ctx.settings.default_backend = (_arg(ctx), ctx.where)
@@ -71,7 +90,7 @@ def check_condition(ctx: Context, words: tuple[str, ...], what: str) -> None:
         raise ConfigError(
             f"error detected while parsing {what} : missing condition after '{words[0]}'."
         )
-    names = {a.name for a in ctx.settings.acls}
+    names = {a.name for a in ctx.settings.acls[ctx.loader.acl_base :]}
     depth = 0
     for w in words[1:]:
         if w == "{":
@@ -112,12 +131,16 @@ _PREDEFINED_ACLS = frozenset(
 )
 
 
-@keyword("use_backend", sections=("proxy",), cap=FRONTEND)
+@keyword("use_backend", sections=("proxy",), cap=FRONTEND, implemented=True)
 def _use_backend(ctx: Context) -> None:
     if not _arg(ctx):
         raise ConfigError("'use_backend' requires a backend name.")
     cond = ctx.words[2:]
     check_condition(ctx, cond, "switching rule")
+    if cond:  # ACL conditions come with the ACL engine
+        ctx.pending(f"use_backend {cond[0]} <condition>")
+    elif "%[" in _arg(ctx):
+        ctx.pending("use_backend %[<sample>]")
     ctx.proxy.switching_rules.append(SwitchingRule(ctx.where, _arg(ctx), cond))
 
 
@@ -136,26 +159,29 @@ def _acl(ctx: Context) -> None:
     ctx.settings.acls.append(Acl(ctx.where, name, ctx.words[2:]))
 
 
-@keyword("description", sections=ALL)
+@keyword("description", sections=("proxy",))
 def _description(ctx: Context) -> None:
     ctx.settings.extra["description"] = " ".join(ctx.words[1:])
 
 
 @keyword("disabled", sections=ALL, implemented=True)
 def _disabled(ctx: Context) -> None:
+    _max_args(ctx, 0)
     if ctx.proxy is not None:
         ctx.proxy.disabled = True
 
 
 @keyword("enabled", sections=ALL, implemented=True)
 def _enabled(ctx: Context) -> None:
+    _max_args(ctx, 0)
     if ctx.proxy is not None:
         ctx.proxy.disabled = False
 
 
 @keyword("id", sections=("proxy",))
 def _id(ctx: Context) -> None:
-    value = parse_uint(_arg(ctx), "id", "'id' expects an integer argument.")
+    _max_args(ctx, 1)
+    value = parse_uint(_arg(ctx), "id", "'id' expects an integer argument.", warn=ctx.warn)
     if value < 1:
         raise ConfigError("custom id has to be > 0.")
     ctx.proxy.uuid = value
@@ -163,13 +189,15 @@ def _id(ctx: Context) -> None:
 
 @keyword("monitor-uri", sections=ALL, cap=FRONTEND)
 def _monitor_uri(ctx: Context) -> None:
-    if not _arg(ctx).startswith("/") and _arg(ctx) != "*":
+    _max_args(ctx, 1)
+    if not _arg(ctx):
         raise ConfigError("'monitor-uri' expects an URI.")
     ctx.settings.extra["monitor-uri"] = _arg(ctx)
 
 
-@keyword("http-reuse", sections=ALL, cap=BACKEND)
+@keyword("http-reuse", sections=ALL, cap=BACKEND, implemented=True)
 def _http_reuse(ctx: Context) -> None:
+    _max_args(ctx, 1, f"http-reuse {_arg(ctx)}")
     if _arg(ctx) not in ("never", "safe", "aggressive", "always"):
         raise ConfigError("'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
     ctx.settings.extra["http-reuse"] = _arg(ctx)
@@ -179,7 +207,9 @@ def _http_reuse(ctx: Context) -> None:
 def _errorfile(ctx: Context) -> None:
     if len(ctx.words) < 3:
         raise ConfigError("'errorfile' expects <code> and <file> as arguments.")
-    code = parse_uint(_arg(ctx), "errorfile", "'errorfile' expects <code> and <file> as arguments.")
+    code = parse_uint(
+        _arg(ctx), "errorfile", "'errorfile' expects <code> and <file> as arguments.", warn=ctx.warn
+    )
     if code not in (
         200,
         400,
@@ -211,7 +241,7 @@ def _errorfile(ctx: Context) -> None:
 
 @keyword("dispatch", sections=("proxy",), cap=BACKEND)
 @keyword("cookie", sections=ALL, cap=BACKEND)
-@keyword("capture", sections=ALL, cap=FRONTEND)
+@keyword("capture", sections=("proxy",), cap=FRONTEND)
 @keyword("unique-id-format", sections=ALL, cap=FRONTEND)
 @keyword("unique-id-header", sections=ALL, cap=FRONTEND)
 @keyword("backlog", sections=ALL, cap=FRONTEND)
@@ -220,6 +250,8 @@ def _errorfile(ctx: Context) -> None:
 @keyword("redirect", sections=("proxy",))
 def _kept(ctx: Context) -> None:
     """Keywords whose words are kept until their feature compiles them."""
-    if len(ctx.words) < 2:
+    if ctx.words[0] in ("dispatch", "backlog"):
+        _max_args(ctx, 1)
+    if len(ctx.words) < 2 or not ctx.words[1]:
         raise ConfigError(f"'{ctx.words[0]}' expects an argument.")
     ctx.settings.extra.setdefault(ctx.words[0], []).append((ctx.where, ctx.words[1:]))

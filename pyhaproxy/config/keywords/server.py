@@ -7,20 +7,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyhaproxy.config.keywords.bind import parse_options, resolve_host
-from pyhaproxy.config.keywords.params import FLAG, INT, STR, TIME, Param, as_file, as_int
+from pyhaproxy.config.keywords.bind import parse_options
+from pyhaproxy.config.keywords.params import (
+    FLAG,
+    INT,
+    LONG,
+    POSITIVE,
+    STR,
+    TIME,
+    Param,
+    as_file,
+    as_int,
+    as_long,
+)
 from pyhaproxy.config.model import BACKEND, Server
 from pyhaproxy.config.registry import ConfigError, Table, keyword
-from pyhaproxy.config.units import check_host, invalid_char, parse_address
+from pyhaproxy.config.units import invalid_char, parse_address
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
 
 SERVER_OPTIONS: Table[Param] = Table("server option")
+# options the data plane acts on (pyhaproxy/dataplane/backend.py); others refuse to start
+IMPLEMENTED_OPTIONS = frozenset({"weight", "backup", "no-backup", "disabled", "enabled", "maxconn"})
 
 
 def _weight(name: str, word: str, ctx: Context | None = None) -> int:
-    value = as_int(name, word)
+    value = as_long(name, word)
     if not 0 <= value <= 256:
         raise ConfigError(f"weight of server %s is not within 0 and 256 ({value})..")
     return value
@@ -127,13 +140,12 @@ for _n in (
     "client-sigalgs",
 ):
     SERVER_OPTIONS.add(_n, STR)
+for _n in ("maxconn", "maxqueue", "minconn"):
+    SERVER_OPTIONS.add(_n, LONG)
+for _n in ("error-limit", "id"):
+    SERVER_OPTIONS.add(_n, POSITIVE)
 for _n in (
-    "maxconn",
-    "maxqueue",
     "max-reuse",
-    "minconn",
-    "error-limit",
-    "id",
     "pool-low-conn",
     "pool-max-conn",
     "agent-port",
@@ -155,13 +167,13 @@ def _parse_server_options(
     ctx: Context, label: str, words: list[str], opts: dict, name: str
 ) -> None:
     try:
-        parse_options(SERVER_OPTIONS, words, opts, "", ctx)
+        parse_options(SERVER_OPTIONS, words, opts, "", ctx, missing_as_empty=True)
     except ConfigError as exc:
         message = exc.message.replace("%s", name)
         raise ConfigError(f"[{ctx.where}] : {label}{message}", bare=True) from None
 
 
-@keyword("server", sections=("proxy", "defaults"))
+@keyword("server", sections=("proxy", "defaults"), implemented=True)
 def _server(ctx: Context) -> None:
     if ctx.section == "defaults":
         raise ConfigError(f"[{ctx.where}] : 'server' not allowed in 'defaults' section.", bare=True)
@@ -183,17 +195,12 @@ def _server(ctx: Context) -> None:
             f"[{ctx.where}] : character '{ch}' is not permitted in server name '{name}'.", bare=True
         )
     try:
+        # Host names are resolved after parsing (checks.resolve_servers).
         addr = parse_address(spec, listen=False, port_required=False)
-        check_host(addr, spec)
-        if addr.family in ("ipv4", "ipv6") and addr.host:
-            import ipaddress
-
-            try:
-                ipaddress.ip_address(addr.host)
-            except ValueError:
-                resolve_host(addr.host, spec)
+        if addr.family == "fd":
+            raise ConfigError(f"a file descriptor is not acceptable here in '{spec}'")
     except ConfigError as exc:
-        raise ConfigError(f"[{ctx.where}] : {label}{exc.message}\n", bare=True) from None
+        raise ConfigError(f"[{ctx.where}] : {label}{exc.message}", bare=True) from None
     opts = dict(ctx.settings.default_server)
     _parse_server_options(ctx, label, list(ctx.words[3:]), opts, name)
     for other in ctx.proxy.servers:
@@ -203,11 +210,28 @@ def _server(ctx: Context) -> None:
                 f"in backend '{ctx.proxy.name}' at {other.where}",
                 bare=True,
             )
+    for opt in opts:
+        if opt not in IMPLEMENTED_OPTIONS:
+            ctx.pending(f"server {opt}")
     ctx.proxy.servers.append(Server(ctx.where, name, addr, opts, ctx.proxy.name))
 
 
-@keyword("default-server", sections=("proxy", "defaults"), cap=BACKEND)
+@keyword("default-server", sections=("proxy", "defaults"), implemented=True)
 def _default_server(ctx: Context) -> None:
+    if ctx.proxy is not None and not ctx.proxy.cap & BACKEND:
+        raise ConfigError(
+            f"[{ctx.where}] : parsing [{ctx.where}] : 'default-server' not allowed because "
+            f"{ctx.label} has no backend capability.",
+            bare=True,
+        )
+    words = list(ctx.words[1:])
+    # 'id' stops the line with an alert HAProxy 2.6 does not count as an error
+    refused = "id" in words
+    cut = words.index("id") if refused else len(words)
     opts = dict(ctx.settings.default_server)
-    _parse_server_options(ctx, "", list(ctx.words[1:]), opts, "default-server")
+    _parse_server_options(ctx, "", words[:cut], opts, "default-server")
+    if refused:
+        ctx.loader.reporter.alert(
+            f"[{ctx.where}] : 'id' option is not accepted in default-server sections"
+        )
     ctx.settings.default_server = opts

@@ -25,11 +25,13 @@ TIMEOUTS = {
     "client-fin": FRONTEND,
     "server-fin": BACKEND,
 }
+# timeouts the data plane enforces (pyhaproxy/dataplane/); the others refuse to start
+IMPLEMENTED = frozenset({"client", "server", "connect", "queue", "http-request", "http-keep-alive"})
 # deprecated aliases still accepted by HAProxy 2.6
 ALIASES = {"clitimeout": "client", "srvtimeout": "server", "contimeout": "connect"}
 
 
-@keyword("timeout", sections=("defaults", "proxy"))
+@keyword("timeout", sections=("defaults", "proxy"), implemented=True)
 def _timeout(ctx: Context) -> None:
     name = ctx.words[1] if len(ctx.words) > 1 else ""
     if name not in TIMEOUTS:
@@ -40,11 +42,13 @@ def _timeout(ctx: Context) -> None:
     value = ctx.words[2] if len(ctx.words) > 2 else ""
     if not value:
         raise ConfigError(f"'{what}' expects an integer value (in milliseconds)")
-    ms = parse_time(value, what)
+    ms = parse_time(value, what, ctx.loader.reporter.warning)
     if len(ctx.words) > 3:
         raise ConfigError(f"'{what}' cannot handle unexpected argument '{ctx.words[3]}'.")
     if ctx.proxy is not None and not (ctx.proxy.cap & TIMEOUTS[name]):
         need = "frontend" if TIMEOUTS[name] & FRONTEND else "backend"
         ctx.warn(f"'{what}' will be ignored because {ctx.label} has no {need} capability")
         return
+    if name not in IMPLEMENTED:
+        ctx.pending(f"timeout {name}")
     ctx.settings.timeouts[name] = ms
