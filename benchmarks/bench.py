@@ -106,7 +106,9 @@ class Sample:
 @dataclass
 class Row:
     scenario: str
-    samples: dict[str, list[Sample]] = field(default_factory=lambda: {"haproxy": [], "pyhaproxy": []})
+    samples: dict[str, list[Sample]] = field(
+        default_factory=lambda: {"haproxy": [], "pyhaproxy": []}
+    )
     refused: dict[str, str] = field(default_factory=dict)
 
 
@@ -224,7 +226,9 @@ def run_wrk(port: int, sc: Scenario, seconds: int) -> tuple[Sample, int]:
             setattr(s, attr, float(m.group(1)) * scale)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    s.errors = (sum(map(int, errs.groups())) if errs else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    s.errors = (sum(map(int, errs.groups())) if errs else 0) + (
+        int(non2xx.group(1)) if non2xx else 0
+    )
     return s, requests
 
 
@@ -299,7 +303,9 @@ def render(rows: list[Row], seconds: int, rounds: int) -> str:
         med = {}
         for which in ("haproxy", "pyhaproxy"):
             if which in row.refused:
-                lines.append(f"| {row.scenario} | {which} | refused: {row.refused[which]} ||||||| |")
+                lines.append(
+                    f"| {row.scenario} | {which} | refused: {row.refused[which]} ||||||| |"
+                )
                 continue
             ss = row.samples[which]
             med[which] = m = {

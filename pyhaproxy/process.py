@@ -31,10 +31,12 @@ class _Stop:
         self.signal: int | None = None
         self.soft = False
         self.event = asyncio.Event()
+        self.hard_event = asyncio.Event()
 
     def hard(self, signum: int) -> None:
         self.signal = signum
         self.event.set()
+        self.hard_event.set()
 
     def graceful(self) -> None:
         self.soft = True
@@ -52,16 +54,23 @@ async def _serve(config: Config, opts: Options, reporter: Reporter) -> int | Non
     try:
         runtime = await dataplane.start(config, reporter)
     except dataplane.StartError as exc:
-        reporter.alert(str(exc), context=None)
+        for line in str(exc).splitlines():
+            reporter.alert(line, context=None)
         return 1
     if opts.pidfile:
         with open(opts.pidfile, "w") as fh:
             fh.write(f"{os.getpid()}\n")
     await stop.event.wait()
-    if stop.soft:
+    if stop.soft and stop.signal is None:
         reporter.warning(f"Proxy stopping (pid {os.getpid()}).", context=None)
-        await runtime.soft_stop()
-        return 0
+        # a SIGTERM/SIGINT during the soft stop still stops at once
+        soft = asyncio.ensure_future(runtime.soft_stop())
+        hard = asyncio.ensure_future(stop.hard_event.wait())
+        await asyncio.wait({soft, hard}, return_when=asyncio.FIRST_COMPLETED)
+        if soft.done():
+            hard.cancel()
+            return 0
+        soft.cancel()
     runtime.close()
     return -stop.signal if stop.signal else 0
 

@@ -1,0 +1,172 @@
+"""The data plane: listeners, TCP and HTTP streams, servers (DESIGN.md).
+
+``start(config, reporter)`` binds every listener and returns a ``Runtime``
+with ``soft_stop()`` (stop accepting, let streams finish) and ``close()``
+(hard stop).  ``StartError`` carries an HAProxy-shaped message.
+
+Module map: ``listeners`` (bind), ``tcp`` and ``http`` (stream protocols),
+``backend`` (servers, slots, queue), ``pool`` (idle server connections),
+``lb`` (server choice), ``routing`` (frontend → backend, local responses),
+``timer`` (timeouts), ``errors`` (error pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pyhaproxy.config.model import BACKEND, FRONTEND
+from pyhaproxy.dataplane.backend import BackendRT, resolve
+from pyhaproxy.dataplane.http import HttpSession
+from pyhaproxy.dataplane.listeners import BindError, Limit, Listener, open_bind
+from pyhaproxy.dataplane.pool import PURGE_DELAY
+from pyhaproxy.dataplane.routing import FrontendRT, RouteError, local_response, route
+from pyhaproxy.dataplane.tcp import TcpSession
+from pyhaproxy.dataplane.timer import TimerWheel
+
+if TYPE_CHECKING:
+    from pyhaproxy.config.model import Config
+    from pyhaproxy.messages import Reporter
+
+__all__ = ["Runtime", "StartError", "start"]
+
+
+class StartError(Exception):
+    """Start-up failure; ``str()`` is the HAProxy-style alert text, one
+    alert per line (HAProxy reports every listener that failed)."""
+
+
+class Runtime:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.wheel = TimerWheel(loop)
+        self.sessions: set[Any] = set()
+        self.stopping = False
+        self.listeners: list[Listener] = []
+        self.backends: dict[str, BackendRT] = {}
+        self.frontends: list[FrontendRT] = []
+        self._drained: asyncio.Event | None = None
+        self._purge = loop.call_later(PURGE_DELAY, self._purge_idle)
+
+    def _purge_idle(self) -> None:
+        for be in self.backends.values():
+            be.purge_idle()
+        self._purge = self.loop.call_later(PURGE_DELAY, self._purge_idle)
+
+    def session_done(self, sess: Any) -> None:
+        self.sessions.discard(sess)
+        listener = sess.listener
+        if listener is not None:
+            sess.listener = None
+            listener.released()
+        if self._drained is not None and not self.sessions:
+            self._drained.set()
+
+    def _close_listeners(self) -> None:
+        for lst in self.listeners:
+            lst.close()
+        self.listeners = []
+
+    async def soft_stop(self) -> None:
+        """Stop accepting; idle connections close, streams finish (SIGUSR1)."""
+        self.stopping = True
+        self._close_listeners()
+        for be in self.backends.values():
+            be.close_idle()
+        self._drained = asyncio.Event()
+        for sess in list(self.sessions):
+            sess.soft_close()
+        if self.sessions:
+            await self._drained.wait()
+        self.close()
+
+    def close(self) -> None:
+        self.stopping = True
+        self._close_listeners()
+        for sess in list(self.sessions):
+            sess.close()
+        for be in self.backends.values():
+            be.close_idle()
+        self._purge.cancel()
+        self.wheel.close()
+
+
+def _factory(fe: FrontendRT, lst: Listener, cls: type) -> Any:
+    def make() -> asyncio.Protocol:
+        lst.accepted()
+        sess = cls(fe)
+        sess.listener = lst
+        return sess
+
+    return make
+
+
+async def start(config: Config, reporter: Reporter) -> Runtime:
+    loop = asyncio.get_running_loop()
+    rt = Runtime(loop)
+    proxies = [px for px in config.proxies if not px.disabled]
+    for px in proxies:
+        if px.cap & BACKEND:
+            for s in px.servers:
+                a = s.address
+                if a is not None and a.family in ("ipv4", "ipv6") and (not a.port or a.port_offset):
+                    raise StartError(
+                        f"Starting proxy {px.name}: server '{s.name}' at [{s.where}]: "
+                        "a server without a fixed port is not implemented yet by pyhaproxy"
+                    )
+            try:
+                resolve(px)
+            except OSError as exc:
+                raise StartError(f"Starting proxy {px.name}: {exc}") from None
+            rt.backends[px.name] = BackendRT(px)
+    pending: list[tuple[Listener, Any]] = []
+    failures: list[str] = []
+    global_limit = Limit(config.global_.maxconn or 0)
+    try:
+        for px in proxies:
+            if not (px.cap & FRONTEND) or not px.binds:
+                continue
+            name = route(config, px)
+            be = rt.backends.get(name) if name else None
+            fe = FrontendRT(px, be, rt)
+            if px.mode == "http":
+                be_px = config.proxy(name, BACKEND) if name else None
+                try:
+                    fe.local = local_response(px)
+                    if fe.local is None and be_px is not None and be_px is not px:
+                        fe.local = local_response(be_px)
+                except (RouteError, OSError, ValueError) as exc:
+                    raise StartError(f"Proxy '{px.name}': {exc}") from None
+            cls = HttpSession if px.mode == "http" or (be and be.mode == "http") else TcpSession
+            rt.frontends.append(fe)
+            # "When this value is set to zero, which is the default, the global
+            # "maxconn" value is used." (configuration.txt, proxy maxconn)
+            fe_limit = Limit(px.settings.maxconn or config.global_.maxconn or 0)
+            backlog = fe_limit.maxconn
+            for bind in px.binds:
+                try:
+                    listeners = open_bind(bind, backlog)
+                except BindError as exc:
+                    strerror, where = exc.args
+                    failures.append(
+                        f"Binding [{bind.where}] for {fe.kind} {px.name}: "
+                        f"cannot bind socket ({strerror}) for {where}"
+                    )
+                    continue
+                for lst in listeners:
+                    lst.add_limit(fe_limit)
+                    lst.add_limit(global_limit)
+                    rt.listeners.append(lst)
+                    pending.append((lst, _factory(fe, lst, cls)))
+        if failures:
+            failures.append(
+                f"[{sys.argv[0]}.main()] Some protocols failed to start their listeners! Exiting."
+            )
+            raise StartError("\n".join(failures))
+        for lst, factory in pending:
+            await lst.start(factory)
+    except BaseException:
+        rt.close()
+        raise
+    return rt

@@ -1,0 +1,584 @@
+"""`mode http`: HTTP/1.1 streams, keep-alive on both sides (configuration.txt §4).
+
+httptools finds message boundaries; the bytes received are forwarded as they
+are.  Per client connection (``HttpSession``):
+
+- request headers are gathered until complete (a server is chosen then, as
+  HAProxy waits for the whole header block), then everything is streamed;
+- one request at a time: bytes of a next request that arrive before the
+  response ended are kept and reading pauses (pipelining is served in order;
+  a pipelined request following a request *with a body* in the same segment
+  is not split correctly yet);
+- the response headers are gathered too, so a server that fails before them
+  yields HAProxy's 502 page, one too slow yields 504, none usable 503;
+- a server connection is reused when both messages allowed keep-alive; it is
+  pooled per server (``pool.py``) between requests and shared as ``http-reuse``
+  says (``safe``: never for the first request of a client connection); a
+  reused connection the server closed before answering is retried once when
+  the request had no body;
+- timeouts: ``http-request`` (408) then ``client`` while receiving,
+  ``connect``/``queue`` (503), ``server`` until the response head (504),
+  ``http-keep-alive`` between requests (silent close);
+- ``Upgrade`` (101) switches the connection to a byte tunnel;
+- flow control: each side's ``pause_writing`` pauses reading on the other.
+
+Not yet: header rewriting of any kind (a client's ``Connection: close`` is
+forwarded, so the server connection closes too), 408/400 bodies via
+``errorfile``, ``option`` keywords.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser, HttpResponseParser
+
+from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT
+
+if TYPE_CHECKING:
+    from pyhaproxy.dataplane.backend import ServerRT
+    from pyhaproxy.dataplane.routing import FrontendRT
+
+MAX_HEAD = 65536  # bytes of headers gathered before the message is refused
+MAX_SESSION_SRV_CONNS = 10  # HAProxy's max-session-srv-conns default
+
+IDLE, HEAD, SEND, WAIT, DONE = range(5)  # client stream states
+
+
+class HttpServerSide(asyncio.Protocol):
+    """A server connection, serving one stream at a time."""
+
+    __slots__ = (
+        "srv",
+        "transport",
+        "parser",
+        "sess",
+        "head",
+        "headers_done",
+        "done",
+        "interim",
+        "head_req",
+        "received",
+        "keepalive",
+        "uses",
+        "period",
+    )
+
+    def __init__(self, srv: ServerRT) -> None:
+        self.srv = srv
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.parser = HttpResponseParser(self)
+        self.sess: HttpSession | None = None
+        self.head: list[bytes] | None = []
+        self.headers_done = self.done = self.interim = self.head_req = False
+        self.received = self.keepalive = False
+        self.uses = self.period = 0
+
+    def begin(self, sess: HttpSession, head_req: bool) -> None:
+        self.sess = sess
+        self.uses += 1
+        self.head_req = head_req
+        self.head = []
+        self.headers_done = self.done = self.interim = self.received = False
+
+    # ---- protocol interface -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        sess = self.sess
+        if sess is None:  # idle connection talking: drop it
+            self.transport.close()
+            return
+        self.received = True
+        if sess.tunnel:
+            sess.wheel.arm(sess, sess.timeout_server)
+            sess.transport.write(data)
+            return
+        sess.wheel.arm(sess, sess.timeout_server)
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade:
+            sess.tunnel = True
+            self.headers_done = True
+        except HttpParserError:
+            if not self.headers_done:
+                sess.server_failed(502)
+                return
+            self.done = True
+            sess.keepalive = False
+        head = self.head
+        if head is not None:
+            if not self.headers_done:
+                head.append(data)
+                if sum(map(len, head)) > MAX_HEAD:
+                    sess.server_failed(502)
+                return
+            if head:
+                head.append(data)
+                data = b"".join(head)
+            self.head = None
+        sess.transport.write(data)
+        if self.done:
+            sess.response_done(self)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        sess = self.sess
+        if sess is None:
+            self.srv.pool.discard(self)
+            return
+        if sess.tunnel:
+            sess.close()
+        elif not self.headers_done:
+            sess.server_failed(502, retry=not self.received)
+        elif not self.done:
+            # close-delimited body ends with the connection
+            sess.keepalive = False
+            sess.response_done(self, reusable=False)
+
+    def pause_writing(self) -> None:
+        if self.sess is not None:
+            self.sess.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.sess is not None:
+            self.sess.transport.resume_reading()
+
+    # ---- parser callbacks ---------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        self.keepalive = self.parser.should_keep_alive()
+        if status < 200 and status != 101:
+            self.interim = True
+        else:
+            self.interim = False
+            if self.head_req:
+                self.done = True
+                self.parser = HttpResponseParser(self)  # its body will not come
+        self.headers_done = True
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        self.done = True
+
+
+class HttpSession(asyncio.Protocol):
+    """A client connection and the stream in progress on it."""
+
+    __slots__ = (
+        "fe",
+        "runtime",
+        "wheel",
+        "transport",
+        "parser",
+        "state",
+        "head",
+        "out",
+        "stash",
+        "server",
+        "srv",
+        "task",
+        "keepalive",
+        "head_req",
+        "req_complete",
+        "pipelined",
+        "tunnel",
+        "closed",
+        "reused",
+        "sent_head",
+        "deadline",
+        "timer_slot",
+        "timeout_client",
+        "timeout_server",
+        "error",
+        "listener",
+        "served",
+        "eof",
+        "private",
+    )
+
+    def __init__(self, fe: FrontendRT) -> None:
+        self.fe = fe
+        self.listener = None
+        self.served = self.eof = False
+        self.private: list[HttpServerSide] | None = None  # `http-reuse never`
+        self.runtime = fe.runtime
+        self.wheel = fe.runtime.wheel
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.parser = HttpRequestParser(self)
+        self.state = IDLE
+        self.head: list[bytes] | None = None
+        self.out: list[bytes] | None = None
+        self.stash: bytes | None = None
+        self.server: HttpServerSide | None = None
+        self.srv: ServerRT | None = None
+        self.task: asyncio.Task | None = None
+        self.keepalive = self.head_req = self.req_complete = False
+        self.pipelined = self.tunnel = self.closed = self.reused = False
+        self.sent_head: bytes | None = None
+        self.deadline: float | None = None
+        self.timer_slot: int | None = None
+        self.timeout_client = fe.timeout_client
+        self.timeout_server = fe.backend.timeout_server if fe.backend else None
+        self.error = 0
+
+    # ---- protocol interface -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.runtime.sessions.add(self)
+        self.wheel.arm(self, self.fe.timeout_http_request or self.timeout_client)
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            self.wheel.arm(self, self.timeout_client)
+            if self.server is not None:
+                self.server.transport.write(data)
+            else:
+                if self.out is None:
+                    self.out = []
+                self.out.append(data)
+                self.transport.pause_reading()
+            return
+        state = self.state
+        if state >= WAIT:
+            # the next request waits for the end of the response
+            self.stash = data if self.stash is None else self.stash + data
+            self.transport.pause_reading()
+            return
+        fe = self.fe
+        if state == IDLE:
+            self.state = state = HEAD
+            self.head = []
+            # `timeout http-request` runs from accept, or from the first byte
+            # of a next request; `timeout client` otherwise (configuration.txt)
+            if fe.timeout_http_request:
+                if self.served:
+                    self.wheel.arm(self, fe.timeout_http_request)
+            else:
+                self.wheel.arm(self, self.timeout_client)
+        elif state == SEND or not fe.timeout_http_request:
+            self.wheel.arm(self, self.timeout_client)
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade:
+            self.req_complete = True
+            self.tunnel = True
+        except HttpParserError:
+            self._bad_request()
+            return
+        if self.pipelined:
+            data = self._split(data)
+        head = self.head
+        if head is not None:
+            head.append(data)
+            if self.state == HEAD:
+                if sum(map(len, head)) > MAX_HEAD:
+                    self._bad_request()
+                return
+            data = b"".join(head) if len(head) > 1 else head[0]
+            self.head = None
+            if self.req_complete:
+                self.sent_head = data
+        if self.error or self.fe.local is not None:
+            if self.req_complete:
+                if self.error:
+                    self._send_error(self.error)
+                else:
+                    self._send_local()
+            return
+        server = self.server
+        if server is not None:
+            server.transport.write(data)
+        else:
+            if self.out is None:
+                self.out = []
+            self.out.append(data)
+            self.transport.pause_reading()
+        if self.req_complete and self.state == SEND:
+            self.state = WAIT
+            if server is not None:
+                self.wheel.arm(self, self.timeout_server)
+
+    def eof_received(self) -> bool:
+        if self.state in (IDLE, HEAD) and self.stash is None:
+            self.close()
+            return False
+        self.eof = True  # answer what was received, then close
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def pause_writing(self) -> None:
+        if self.server is not None:
+            self.server.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.server is not None:
+            self.server.transport.resume_reading()
+
+    # ---- parser callbacks ---------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.state >= SEND or self.req_complete:
+            self.pipelined = True
+
+    def on_headers_complete(self) -> None:
+        if self.pipelined:
+            return
+        parser = self.parser
+        self.keepalive = parser.should_keep_alive()
+        self.head_req = parser.get_method() == b"HEAD"
+        self.state = SEND
+        if self.fe.local is None:
+            self._start()
+
+    def on_message_complete(self) -> None:
+        if not self.pipelined:
+            self.req_complete = True
+
+    # ---- stream logic -------------------------------------------------------
+
+    def _split(self, data: bytes) -> bytes:
+        """Keep what follows the request that ended in ``data`` for later."""
+        prefix = b"".join(self.head) if self.head else b""
+        end = max((prefix + data).find(b"\r\n\r\n") + 4 - len(prefix), 0)
+        tail = data[end:]
+        self.stash = tail if self.stash is None else tail + self.stash
+        self.pipelined = False
+        self.parser = HttpRequestParser(self)
+        return data[:end]
+
+    def _start(self) -> None:
+        be = self.fe.backend
+        if be is None:
+            self.error = 503
+            return
+        got = be.acquire(self)
+        if got is None:
+            self.error = 503
+        elif got is True:
+            self.out = []
+            self.wheel.arm(self, be.timeout_queue)
+        else:
+            self.dequeued(got)  # type: ignore[arg-type]
+
+    def dequeued(self, srv: ServerRT) -> None:
+        self.srv = srv
+        mode = srv.backend.reuse
+        never = mode == "never"
+        conn = self._take_private(srv) if never else srv.pool.take(not self.served, mode)
+        if conn is not None:
+            self.reused = True
+            self._attach(conn)
+            return
+        self._connect(srv)
+
+    def _take_private(self, srv: ServerRT) -> HttpServerSide | None:
+        private = self.private
+        if private:
+            for i, conn in enumerate(private):
+                if conn.srv is srv and not conn.transport.is_closing():
+                    del private[i]
+                    return conn
+        return None
+
+    def _connect(self, srv: ServerRT) -> None:
+        be = srv.backend
+        self.reused = False
+        if self.out is None:
+            self.out = []
+        self.wheel.arm(self, be.timeout_connect)
+        self.task = asyncio.get_running_loop().create_task(
+            srv.connect(lambda: HttpServerSide(srv), be.retries, be.turnaround)
+        )
+        self.task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task) -> None:
+        self.task = None
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            if not self.closed:
+                self.out = None
+                self._release()
+                self._send_error(503)
+            return
+        conn = task.result()
+        if self.closed:
+            conn.transport.close()
+            return
+        self._attach(conn)
+
+    def _attach(self, conn: HttpServerSide) -> None:
+        self.server = conn
+        conn.begin(self, self.head_req)
+        out = self.out
+        self.out = None
+        if out:
+            conn.transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self.req_complete:
+            if self.state == SEND:
+                self.state = WAIT
+            self.wheel.arm(self, self.timeout_server)
+        else:
+            self.transport.resume_reading()
+            self.wheel.arm(self, self.timeout_client)
+        if self.tunnel:
+            self.transport.resume_reading()
+
+    def _release(self) -> None:
+        srv = self.srv
+        if srv is not None:
+            self.srv = None
+            srv.backend.release(srv)
+
+    def response_done(self, conn: HttpServerSide, reusable: bool = True) -> None:
+        """The server finished its response on ``conn``."""
+        self.server = None
+        keep = self.keepalive and self.req_complete and not self.runtime.stopping
+        conn.sess = None
+        if reusable and keep and conn.keepalive and not self.tunnel:
+            if conn.srv.backend.reuse == "never":
+                # kept for this client only, as HAProxy's session connection
+                # list (max-session-srv-conns: 10)
+                if self.private is None:
+                    self.private = []
+                self.private.append(conn)
+                if len(self.private) > MAX_SESSION_SRV_CONNS:
+                    self.private.pop(0).transport.close()
+            else:
+                conn.srv.pool.put(conn)  # before the release, for a queued stream
+        else:
+            conn.transport.close()
+            if not conn.keepalive:
+                keep = False
+        self._release()
+        if not keep:
+            self.state = DONE
+            self.close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        self.served = True
+        self.state = IDLE
+        self.req_complete = False
+        self.error = 0
+        self.out = None
+        self.sent_head = None
+        self.wheel.arm(self, self.fe.timeout_keep_alive)
+        stash = self.stash
+        self.stash = None
+        if stash:
+            self.transport.resume_reading()
+            self.data_received(stash)
+        elif self.eof:
+            self.state = DONE
+            self.close()
+        else:
+            self.transport.resume_reading()
+
+    def server_failed(self, status: int, retry: bool = False) -> None:
+        """The server connection failed before a complete response head."""
+        conn = self.server
+        self.server = None
+        if conn is not None:
+            conn.sess = None
+            conn.transport.close()
+        if retry and self.reused and self.sent_head is not None and self.srv is not None:
+            # a reused idle connection closed by the server: resend once
+            self.out = [self.sent_head]
+            self._connect(self.srv)
+            return
+        self._release()
+        self._send_error(status)
+
+    def _bad_request(self) -> None:
+        self.transport.write(BAD_REQUEST)
+        self.state = DONE
+        self.close()
+
+    def _send_error(self, status: int) -> None:
+        self.error = 0
+        close = not (self.keepalive and self.req_complete) or self.runtime.stopping
+        self.transport.write(ERROR_PAGES[(status, close)])
+        self._finish_local(close)
+
+    def _send_local(self) -> None:
+        close = not self.keepalive or self.runtime.stopping
+        local = self.fe.local
+        assert local is not None
+        self.transport.write(local[self.head_req][close])
+        self._finish_local(close)
+
+    def _finish_local(self, close: bool) -> None:
+        if close:
+            self.state = DONE
+            self.close()
+        else:
+            self._next()
+
+    def on_timeout(self) -> None:
+        state = self.state
+        if self.task is not None or (self.srv is None and self.out is not None):
+            # still queued or connecting
+            if self.task is not None:
+                self.task.cancel()
+                self.task = None
+            else:
+                self.fe.backend.unqueue(self)  # type: ignore[union-attr]
+            self._release()
+            self._send_error(503)
+        elif state == WAIT and self.server is not None and not self.server.headers_done:
+            conn = self.server
+            self.server = None
+            conn.sess = None
+            conn.transport.close()
+            self._release()
+            self._send_error(504)
+        elif state == HEAD or (state == IDLE and not self.served):
+            # nothing or part of a request: HAProxy answers 408 (mux H1)
+            self.transport.write(REQUEST_TIMEOUT)
+            self.state = DONE
+            self.close()
+        else:
+            self.close()
+
+    def soft_close(self) -> None:
+        """Soft stop: idle keep-alive connections close now, others after
+        their response."""
+        if self.state == IDLE:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.deadline = None
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        elif self.srv is None and self.out is not None and self.fe.backend is not None:
+            self.fe.backend.unqueue(self)
+        conn = self.server
+        if conn is not None:
+            self.server = None
+            conn.sess = None
+            conn.transport.close()
+        if self.private is not None:
+            for c in self.private:
+                c.transport.close()
+            self.private = None
+        self._release()
+        self.transport.close()
+        self.runtime.session_done(self)

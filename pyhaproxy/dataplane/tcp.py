@@ -1,0 +1,199 @@
+"""`mode tcp`: bytes forwarded both ways (configuration.txt §4 "mode").
+
+Invariants:
+- at most one write side is paused per direction: when a side's transport
+  goes above its high-water mark (``pause_writing``) the other side stops
+  reading until ``resume_writing``;
+- a read EOF on one side becomes ``write_eof()`` on the other (half-close);
+  both transports close once both directions ended or either side fails;
+- the session deadline is ``timeout client`` after client activity and
+  ``timeout server`` after server activity (``timeout connect`` while
+  connecting), checked by the timer wheel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyhaproxy.dataplane.backend import ServerRT
+    from pyhaproxy.dataplane.routing import FrontendRT
+
+
+class TcpServerSide(asyncio.Protocol):
+    __slots__ = ("sess", "transport")
+
+    def __init__(self, sess: TcpSession) -> None:
+        self.sess = sess
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        sess = self.sess
+        wheel = sess.wheel
+        wheel.arm(sess, sess.timeout_server)
+        sess.transport.write(data)
+
+    def eof_received(self) -> bool:
+        self.sess.half_close(from_client=False)
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.sess.server_lost()
+
+    def pause_writing(self) -> None:
+        self.sess.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.sess.transport.resume_reading()
+
+
+class TcpSession(asyncio.Protocol):
+    """The client side of a TCP stream, owning the stream's state."""
+
+    __slots__ = (
+        "fe",
+        "wheel",
+        "transport",
+        "server",
+        "srv",
+        "pending",
+        "client_eof",
+        "server_eof",
+        "closed",
+        "deadline",
+        "timer_slot",
+        "timeout_client",
+        "timeout_server",
+        "task",
+        "listener",
+    )
+
+    def __init__(self, fe: FrontendRT) -> None:
+        self.fe = fe
+        self.listener = None
+        self.wheel = fe.runtime.wheel
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: TcpServerSide | None = None
+        self.srv: ServerRT | None = None
+        self.pending: list[bytes] | None = []
+        self.client_eof = self.server_eof = self.closed = False
+        self.deadline: float | None = None
+        self.timer_slot: int | None = None
+        self.timeout_client = fe.timeout_client
+        self.timeout_server = fe.backend.timeout_server if fe.backend else None
+        self.task: asyncio.Task | None = None
+
+    # ---- protocol interface (client side) ----------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.fe.runtime.sessions.add(self)
+        be = self.fe.backend
+        if be is None:
+            self.close()
+            return
+        got = be.acquire(self)
+        if got is None:
+            self.close()
+        elif got is True:
+            self.wheel.arm(self, be.timeout_queue)
+        else:
+            self.dequeued(got)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        server = self.server
+        if server is not None:
+            self.wheel.arm(self, self.timeout_client)
+            server.transport.write(data)
+        elif self.pending is not None:
+            self.pending.append(data)
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.half_close(from_client=True)
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def pause_writing(self) -> None:
+        if self.server is not None:
+            self.server.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.server is not None:
+            self.server.transport.resume_reading()
+
+    # ---- stream logic -------------------------------------------------------
+
+    def dequeued(self, srv: ServerRT) -> None:
+        be = srv.backend
+        self.srv = srv
+        self.wheel.arm(self, be.timeout_connect)
+        self.task = asyncio.get_running_loop().create_task(
+            srv.connect(lambda: TcpServerSide(self), be.retries, be.turnaround)
+        )
+        self.task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task) -> None:
+        self.task = None
+        if task.cancelled() or task.exception() is not None:
+            self.close()
+            return
+        server = task.result()
+        if self.closed:
+            server.transport.close()
+            return
+        self.server = server
+        pending, self.pending = self.pending, None
+        if pending:
+            server.transport.write(b"".join(pending))
+        if self.client_eof:
+            server.transport.write_eof()
+        else:
+            self.transport.resume_reading()
+        self.wheel.arm(self, self.timeout_client)
+
+    def half_close(self, from_client: bool) -> None:
+        if from_client:
+            self.client_eof = True
+            if self.server is not None and not self.server.transport.is_closing():
+                self.server.transport.write_eof()
+        else:
+            self.server_eof = True
+            if not self.transport.is_closing():
+                self.transport.write_eof()
+        if self.client_eof and self.server_eof:
+            self.close()
+
+    def server_lost(self) -> None:
+        if not self.server_eof:
+            self.server_eof = True
+        self.close()
+
+    def on_timeout(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.deadline = None
+        fe = self.fe
+        if self.task is not None:
+            self.task.cancel()
+        elif self.srv is None and fe.backend is not None:
+            fe.backend.unqueue(self)
+        if self.srv is not None:
+            fe.backend.release(self.srv)  # type: ignore[union-attr]
+        if self.server is not None:
+            self.server.transport.close()
+        self.transport.close()
+        fe.runtime.session_done(self)
+
+    def soft_close(self) -> None:
+        """Soft stop: a TCP stream is left to finish."""

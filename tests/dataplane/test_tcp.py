@@ -1,0 +1,80 @@
+"""`mode tcp` through the real process: echo, half-close, big transfers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+
+import pytest
+
+from tests.dataplane.conftest import DEFAULTS
+from tests.dataplane.servers import Background, echo_tcp
+
+
+@pytest.fixture
+def echo():
+    srv = Background(echo_tcp)
+    yield srv
+    srv.close()
+
+
+def tcp_cfg(port: int, server_port: int) -> str:
+    return f"""{DEFAULTS}
+frontend fe
+    mode tcp
+    bind 127.0.0.1:{port}
+    default_backend be
+
+backend be
+    mode tcp
+    server s1 127.0.0.1:{server_port}
+"""
+
+
+def test_tcp_echo_and_half_close(launcher, port, echo):
+    launcher.start(tcp_cfg(port, echo.port), wait=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"hello")
+        assert s.recv(5) == b"hello"
+        s.sendall(b" world")
+        s.shutdown(socket.SHUT_WR)  # half-close: the echo answers BYE then closes
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data == b" worldBYE"
+
+
+def test_tcp_10mb_both_ways(launcher, port, echo):
+    launcher.start(tcp_cfg(port, echo.port), wait=port)
+    payload = os.urandom(10 * 1024 * 1024)
+    got = hashlib.sha256()
+    size = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+
+        def send():
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+
+        t = threading.Thread(target=send)
+        t.start()
+        while chunk := s.recv(1 << 20):
+            got.update(chunk)
+            size += len(chunk)
+        t.join()
+    # the echo, then BYE
+    assert size == len(payload) + 3
+    assert got.hexdigest() == hashlib.sha256(payload + b"BYE").hexdigest()
+
+
+def test_tcp_no_server_closes(launcher, port):
+    cfg = f"""{DEFAULTS}
+listen li
+    mode tcp
+    bind 127.0.0.1:{port}
+    server s1 127.0.0.1:9 disabled
+"""
+    launcher.start(cfg, wait=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert s.recv(10) == b""

@@ -1,0 +1,86 @@
+"""Unit tests without sockets: round robin, timer wheel, error pages."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pyhaproxy.dataplane.errors import ERROR_PAGES
+from pyhaproxy.dataplane.lb import RoundRobin
+from pyhaproxy.dataplane.timer import TimerWheel
+
+
+class Srv:
+    def __init__(self, name, weight=1, backup=False, enabled=True, maxconn=0):
+        self.name, self.weight, self.backup, self.enabled = name, weight, backup, enabled
+        self.maxconn, self.cur = maxconn, 0
+
+    def usable(self):
+        return self.enabled and self.weight > 0 and (not self.maxconn or self.cur < self.maxconn)
+
+
+def names(lb, n):
+    return "".join(lb.pick().name for _ in range(n))
+
+
+def test_round_robin_equal_weights_alternate_in_order():
+    assert names(RoundRobin([Srv("a"), Srv("b"), Srv("c")]), 6) == "abcabc"
+
+
+def test_round_robin_weights_are_smooth():
+    assert names(RoundRobin([Srv("a", 3), Srv("b", 1)]), 8) == "aabaaaba"
+
+
+def test_backup_only_when_no_active_usable():
+    a, b = Srv("a", enabled=False), Srv("b", backup=True)
+    lb = RoundRobin([a, b])
+    assert names(lb, 2) == "bb"
+    a.enabled = True
+    assert names(lb, 2) == "aa"
+
+
+def test_full_servers_are_skipped():
+    a, b = Srv("a", maxconn=1), Srv("b")
+    a.cur = 1
+    lb = RoundRobin([a, b])
+    assert names(lb, 3) == "bbb"
+    assert RoundRobin([a]).pick() is None
+    assert RoundRobin([a]).has_candidates()
+
+
+class Obj:
+    def __init__(self):
+        self.deadline = None
+        self.timer_slot = None
+        self.fired = 0
+
+    def on_timeout(self):
+        self.fired += 1
+
+
+def test_timer_fires_once_and_rearm_postpones():
+    async def main():
+        wheel = TimerWheel(asyncio.get_running_loop(), resolution=0.01)
+        a, b, c = Obj(), Obj(), Obj()
+        wheel.arm(a, 30)
+        wheel.arm(b, 30)
+        wheel.arm(c, 30)
+        wheel.disarm(c)
+        await asyncio.sleep(0.02)
+        wheel.arm(b, 100)  # activity: postponed
+        await asyncio.sleep(0.05)
+        assert (a.fired, b.fired, c.fired) == (1, 0, 0)
+        await asyncio.sleep(0.1)
+        assert (a.fired, b.fired, c.fired) == (1, 1, 0)
+        wheel.arm(a, 500)
+        wheel.arm(a, 10)  # earlier deadline: filed earlier
+        await asyncio.sleep(0.05)
+        assert a.fired == 2
+        wheel.close()
+
+    asyncio.run(main())
+
+
+def test_error_pages_shape():
+    page = ERROR_PAGES[(503, False)]
+    assert page.startswith(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\n")
+    assert b"connection: close" in ERROR_PAGES[(503, True)]
