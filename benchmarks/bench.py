@@ -31,9 +31,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.procs import free_port, tree_cpu, tree_rss_mb, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TIMEOUTS = """defaults
     timeout connect 5s
@@ -110,63 +111,6 @@ class Row:
         default_factory=lambda: {"haproxy": [], "pyhaproxy": []}
     )
     refused: dict[str, str] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """utime+stime of the process and its waited-for children (fields 14-17)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
-
-
-def tree_pids(pid: int) -> list[int]:
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            for child in fh.read().split():
-                pids.extend(tree_pids(int(child)))
-    except OSError:
-        pass
-    return pids
-
-
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for p in tree_pids(pid):
-        try:
-            total += proc_cpu_seconds(p)
-        except OSError:
-            pass
-    return total
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree_pids(pid):
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                m = re.search(r"VmRSS:\s+(\d+) kB", fh.read())
-                total += int(m.group(1)) if m else 0
-        except OSError:
-            pass
-    return total / 1024
 
 
 class Nginx:

@@ -17,16 +17,15 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.procs import free_port, tree_cpu, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 
 NGINX_CONF = """
 worker_processes 1;
@@ -101,31 +100,6 @@ class Result:
     cpu_us_per_req: float
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process {proc.args[0]} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} did not open")
-
-
-def cpu_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-
-
 def start_backend(tmp: Path, port: int) -> subprocess.Popen:
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
@@ -139,20 +113,21 @@ def start_backend(tmp: Path, port: int) -> subprocess.Popen:
         script.write_text(ASYNCIO_SERVER)
         cmd = [sys.executable, str(script), str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
+    if not wait_port(port, proc):
+        raise SystemExit(f"port {port} did not open ({proc.args[0]} exited: {proc.poll()})")
     print(f"backend: {'nginx' if nginx else 'asyncio server'} on 127.0.0.1:{port}")
     return proc
 
 
 def run_wrk(name: str, url: str, pid: int, args: argparse.Namespace) -> Result:
-    before = cpu_ticks(pid)
+    before = tree_cpu(pid)
     out = subprocess.run(
         ["wrk", f"-c{args.connections}", f"-d{args.duration}s", f"-t{args.threads}", url],
         capture_output=True,
         text=True,
         timeout=args.duration + 60,
     )
-    after = cpu_ticks(pid)
+    after = tree_cpu(pid)
     print(f"--- {name}: wrk -c{args.connections} -d{args.duration}s -t{args.threads} {url}")
     print(out.stdout, end="")
     if out.stderr:
@@ -172,7 +147,7 @@ def run_wrk(name: str, url: str, pid: int, args: argparse.Namespace) -> Result:
         errors += int(m.group(1))
     if out.returncode != 0 or not requests:
         errors += 1
-    cpu_us = (after - before) / TICK * 1e6 / requests if requests else float("inf")
+    cpu_us = (after - before) * 1e6 / requests if requests else float("inf")
     return Result(name, requests, rps, errors, cpu_us)
 
 
@@ -189,8 +164,12 @@ def bench_proxy(
             [*cmd, "-f", str(conf), "-db"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )
     try:
-        wait_port(http_port, proc)
-        wait_port(tcp_port, proc)
+        if not wait_port(http_port, proc):
+            raise SystemExit(
+                f"port {http_port} did not open ({proc.args[0]} exited: {proc.poll()})"
+            )
+        if not wait_port(tcp_port, proc):
+            raise SystemExit(f"port {tcp_port} did not open ({proc.args[0]} exited: {proc.poll()})")
         results = [
             run_wrk(f"{label} http", f"http://127.0.0.1:{http_port}/", proc.pid, args),
             run_wrk(f"{label} tcp", f"http://127.0.0.1:{tcp_port}/", proc.pid, args),
