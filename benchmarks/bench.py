@@ -22,11 +22,13 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,18 @@ SCENARIOS = [
         scheme="https",
     ),
     Scenario(
+        "https keep-alive",
+        TIMEOUTS + "frontend fe\n    mode http\n    bind 127.0.0.1:{port} ssl crt {cert}\n"
+        "    default_backend be\nbackend be\n    mode http\n    server s1 {backend}\n",
+        scheme="https",
+    ),
+    Scenario(
+        "reload under load (failed requests)",
+        TIMEOUTS + "frontend fe\n    mode http\n    bind 127.0.0.1:{port}\n"
+        "    default_backend be\nbackend be\n    mode http\n    server s1 {backend}\n",
+        kind="reload",
+    ),
+    Scenario(
         "10,000 idle keep-alive connections",
         TIMEOUTS + "frontend fe\n    mode http\n    maxconn 20000\n    bind 127.0.0.1:{port}\n"
         "    default_backend be\nbackend be\n    mode http\n    server s1 {backend}\n",
@@ -142,11 +156,11 @@ class Nginx:
         self.proc.wait(5)
 
 
-def start_proxy(which: str, cfg: Path) -> subprocess.Popen | str:
+def start_proxy(which: str, cfg: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     cmd = (
-        ["haproxy", "-db", "-f", str(cfg)]
+        ["haproxy", *extra, "-db", "-f", str(cfg)]
         if which == "haproxy"
-        else [sys.executable, "-m", "pyhaproxy", "-db", "-f", str(cfg)]
+        else [sys.executable, "-m", "pyhaproxy", *extra, "-db", "-f", str(cfg)]
     )
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return proc
@@ -204,9 +218,9 @@ def measure(which: str, sc: Scenario, cfg_text: str, workdir: Path, seconds: int
     port = free_port()
     cfg = workdir / f"{which}.cfg"
     cfg.write_text(cfg_text.replace("{port}", str(port)))
-    proc = start_proxy(which, cfg)
+    proc = start_proxy(which, cfg, ("-W",) if sc.kind == "reload" else ())
     try:
-        if not wait_port(port, 10):
+        if not wait_port(port, proc):
             proc.kill()
             err = proc.communicate(timeout=5)[1] or ""
             alerts = [ln for ln in err.splitlines() if "ALERT" in ln]
@@ -214,7 +228,13 @@ def measure(which: str, sc: Scenario, cfg_text: str, workdir: Path, seconds: int
         if sc.kind == "idle":
             return run_idle(proc.pid, port)
         cpu0 = tree_cpu(proc.pid)
+        reloader = None
+        if sc.kind == "reload":  # SIGUSR2 to the master every second under load
+            reloader = threading.Thread(target=_reload_loop, args=(proc, seconds), daemon=True)
+            reloader.start()
         sample, requests = run_wrk(port, sc, seconds)
+        if reloader is not None:
+            reloader.join()
         cpu = tree_cpu(proc.pid) - cpu0
         sample.cpu_us_per_req = cpu / requests * 1e6 if requests else float("nan")
         sample.rss_mb = tree_rss_mb(proc.pid)
@@ -226,6 +246,13 @@ def measure(which: str, sc: Scenario, cfg_text: str, workdir: Path, seconds: int
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _reload_loop(proc: subprocess.Popen, seconds: int) -> None:
+    for _ in range(max(1, seconds - 1)):
+        time.sleep(1.0)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR2)
 
 
 def median(values: list[float]) -> float:
