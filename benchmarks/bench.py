@@ -307,20 +307,21 @@ def plot(rows: list[Row], path: Path) -> None:
     except ImportError:
         print("bench: matplotlib not installed, no plot", file=sys.stderr)
         return
-    names, ha, py = [], [], []
+    names, ratios = [], []
     for row in rows:
         if row.samples["haproxy"] and row.samples["pyhaproxy"]:
-            names.append(row.scenario)
-            ha.append(median([s.cpu_us_per_req for s in row.samples["haproxy"]]))
-            py.append(median([s.cpu_us_per_req for s in row.samples["pyhaproxy"]]))
+            ha = median([s.cpu_us_per_req for s in row.samples["haproxy"]])
+            py = median([s.cpu_us_per_req for s in row.samples["pyhaproxy"]])
+            if ha and py == py:
+                names.append(row.scenario)
+                ratios.append(py / ha)
     if not names:
         return
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.6 * len(names)))
-    y = range(len(names))
-    ax.barh([i + 0.2 for i in y], ha, height=0.4, label="haproxy")
-    ax.barh([i - 0.2 for i in y], py, height=0.4, label="pyhaproxy")
-    ax.set_yticks(list(y), names)
-    ax.set_xlabel("proxy CPU µs per request (lower is better)")
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * len(names)))
+    ax.barh(range(len(names)), ratios, color="tab:orange")
+    ax.axvline(1.0, color="tab:blue", label="haproxy = 1")
+    ax.set_yticks(list(range(len(names))), names)
+    ax.set_xlabel("proxy CPU per request, pyhaproxy / haproxy (lower is better)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)

@@ -64,6 +64,7 @@ class Rule:
     where: Where
     keyword: str
     words: tuple[str, ...]
+    compiled: Any = None  # set by the sample engine when the line is read
 
 
 @dataclass(slots=True)
@@ -71,6 +72,7 @@ class Acl:
     where: Where
     name: str
     words: tuple[str, ...]
+    compiled: Any = None  # set by the sample engine when the line is read
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class SwitchingRule:
     where: Where
     backend: str
     condition: tuple[str, ...]  # "if"/"unless" followed by the condition words
+    compiled: Any = None  # set by the sample engine when the line is read
 
 
 @dataclass(slots=True)

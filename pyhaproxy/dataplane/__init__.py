@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.config.model import BACKEND, FRONTEND
 from pyhaproxy.dataplane.backend import BackendRT, resolve
-from pyhaproxy.dataplane.http import HttpSession
+from pyhaproxy.dataplane.http import HttpSession, http_limits
 from pyhaproxy.dataplane.listeners import BindError, Limit, Listener, open_bind
 from pyhaproxy.dataplane.pool import PURGE_DELAY
-from pyhaproxy.dataplane.routing import FrontendRT, RouteError, local_response, route
+from pyhaproxy.dataplane.routing import FrontendRT, RouteError, compile_rules, route
 from pyhaproxy.dataplane.tcp import TcpSession
 from pyhaproxy.dataplane.timer import TimerWheel
 
@@ -43,6 +43,7 @@ class Runtime:
         self.wheel = TimerWheel(loop)
         self.sessions: set[Any] = set()
         self.stopping = False
+        self.http_limits = (16384 - 1024, 101)  # see http.http_limits
         self.listeners: list[Listener] = []
         self.backends: dict[str, BackendRT] = {}
         self.frontends: list[FrontendRT] = []
@@ -105,6 +106,7 @@ def _factory(fe: FrontendRT, lst: Listener, cls: type) -> Any:
 async def start(config: Config, reporter: Reporter) -> Runtime:
     loop = asyncio.get_running_loop()
     rt = Runtime(loop)
+    rt.http_limits = http_limits(config.global_.tune)
     proxies = [px for px in config.proxies if not px.disabled]
     for px in proxies:
         if px.cap & BACKEND:
@@ -133,9 +135,7 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
             if px.mode == "http":
                 be_px = config.proxy(name, BACKEND) if name else None
                 try:
-                    fe.local = local_response(px)
-                    if fe.local is None and be_px is not None and be_px is not px:
-                        fe.local = local_response(be_px)
+                    fe.rules = compile_rules(px, be_px)
                 except (RouteError, OSError, ValueError) as exc:
                     raise StartError(f"Proxy '{px.name}': {exc}") from None
             cls = HttpSession if px.mode == "http" or (be and be.mode == "http") else TcpSession

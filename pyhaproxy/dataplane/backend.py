@@ -14,6 +14,7 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from pyhaproxy.dataplane.errors import build_pages
 from pyhaproxy.dataplane.lb import RoundRobin
 from pyhaproxy.dataplane.pool import Pool
 
@@ -91,6 +92,7 @@ class BackendRT:
         "retries",
         "turnaround",
         "reuse",
+        "pages",
     )
 
     def __init__(self, px: Proxy) -> None:
@@ -108,6 +110,7 @@ class BackendRT:
         # before a retry occurs" (configuration.txt §4.2 "retries")
         self.turnaround = min((self.timeout_connect or 1000) / 1000.0, 1.0)
         self.reuse = px.settings.extra.get("http-reuse", "safe")
+        self.pages = build_pages(px.settings.errorfiles)  # errorfile, read once
 
     def acquire(self, waiter: Any) -> ServerRT | None | bool:
         """A server with a slot taken; ``True`` if ``waiter`` was queued

@@ -30,17 +30,54 @@ forwarded, so the server connection closes too), 408/400 bodies via
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser, HttpResponseParser
 
-from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT
+from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT, closes
 
 if TYPE_CHECKING:
     from pyhaproxy.dataplane.backend import ServerRT
     from pyhaproxy.dataplane.routing import FrontendRT
 
-MAX_HEAD = 65536  # bytes of headers gathered before the message is refused
+# a Host header line, any case (RFC 9110 §5.1: field names are case-insensitive)
+_HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r]*?)[ \t]*\r", re.IGNORECASE)
+
+
+class HeadError(Exception):
+    """A message head HAProxy's H1 parser refuses (400 / 502)."""
+
+
+def http_limits(tune: dict) -> tuple[int, int]:
+    """(largest head, most header lines) from ``tune.bufsize`` minus
+    ``tune.maxrewrite`` and ``tune.http.maxhdr`` (configuration.txt §3.2)."""
+    bufsize = tune.get("tune.bufsize") or 16384
+    maxrewrite = tune.get("tune.maxrewrite")
+    if maxrewrite is None:
+        maxrewrite = min(1024, bufsize // 2)
+    return bufsize - maxrewrite, tune.get("tune.http.maxhdr") or 101
+
+
+def check_head(head: list[bytes] | None, chunk: bytes, limits: tuple[int, int], req: bool) -> None:
+    """Refuse what httptools accepts but haproxy 2.6 does not: a head larger
+    than ``tune.bufsize - tune.maxrewrite``, ``tune.http.maxhdr`` headers or
+    more, a request line without an HTTP version (HTTP/0.9), and two Host
+    headers that differ.  ``head`` + ``chunk`` start with the message."""
+    buf = b"".join(head) + chunk if head else chunk
+    end = buf.find(b"\r\n\r\n")
+    max_head, max_hdr = limits
+    if end < 0 or end + 4 > max_head or buf.count(b"\n", 0, end) >= max_hdr:
+        raise HeadError
+    if req:
+        first = buf.find(b"\r\n")
+        if buf[first - 9 : first - 3] != b" HTTP/":
+            raise HeadError
+        hosts = _HOST.findall(buf, 0, end + 2)
+        if len(hosts) > 1 and any(h.lower() != hosts[0].lower() for h in hosts):
+            raise HeadError
+
+
 MAX_SESSION_SRV_CONNS = 10  # HAProxy's max-session-srv-conns default
 
 IDLE, HEAD, SEND, WAIT, DONE = range(5)  # client stream states
@@ -63,6 +100,7 @@ class HttpServerSide(asyncio.Protocol):
         "keepalive",
         "uses",
         "period",
+        "chunk",
     )
 
     def __init__(self, srv: ServerRT) -> None:
@@ -74,6 +112,7 @@ class HttpServerSide(asyncio.Protocol):
         self.headers_done = self.done = self.interim = self.head_req = False
         self.received = self.keepalive = False
         self.uses = self.period = 0
+        self.chunk = b""
 
     def begin(self, sess: HttpSession, head_req: bool) -> None:
         self.sess = sess
@@ -98,6 +137,8 @@ class HttpServerSide(asyncio.Protocol):
             sess.transport.write(data)
             return
         sess.wheel.arm(sess, sess.timeout_server)
+        if not self.headers_done:
+            self.chunk = data
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
@@ -113,7 +154,7 @@ class HttpServerSide(asyncio.Protocol):
         if head is not None:
             if not self.headers_done:
                 head.append(data)
-                if sum(map(len, head)) > MAX_HEAD:
+                if sum(map(len, head)) > sess.runtime.http_limits[0]:
                     sess.server_failed(502)
                 return
             if head:
@@ -152,6 +193,8 @@ class HttpServerSide(asyncio.Protocol):
     # ---- parser callbacks ---------------------------------------------------
 
     def on_headers_complete(self) -> None:
+        if not self.interim:
+            check_head(self.head, self.chunk, self.sess.runtime.http_limits, False)  # type: ignore[union-attr]
         status = self.parser.get_status_code()
         self.keepalive = self.parser.should_keep_alive()
         if status < 200 and status != 101:
@@ -203,6 +246,8 @@ class HttpSession(asyncio.Protocol):
         "served",
         "eof",
         "private",
+        "local",
+        "chunk",
     )
 
     def __init__(self, fe: FrontendRT) -> None:
@@ -210,6 +255,8 @@ class HttpSession(asyncio.Protocol):
         self.listener = None
         self.served = self.eof = False
         self.private: list[HttpServerSide] | None = None  # `http-reuse never`
+        self.chunk = b""  # the bytes being parsed while the head is incomplete
+        self.local = fe.local  # the local answer of this request (routing.py)
         self.runtime = fe.runtime
         self.wheel = fe.runtime.wheel
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
@@ -267,6 +314,8 @@ class HttpSession(asyncio.Protocol):
                 self.wheel.arm(self, self.timeout_client)
         elif state == SEND or not fe.timeout_http_request:
             self.wheel.arm(self, self.timeout_client)
+        if state == HEAD:
+            self.chunk = data
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
@@ -281,14 +330,18 @@ class HttpSession(asyncio.Protocol):
         if head is not None:
             head.append(data)
             if self.state == HEAD:
-                if sum(map(len, head)) > MAX_HEAD:
+                if sum(map(len, head)) > self.runtime.http_limits[0]:
                     self._bad_request()
                 return
             data = b"".join(head) if len(head) > 1 else head[0]
             self.head = None
             if self.req_complete:
                 self.sent_head = data
-        if self.error or self.fe.local is not None:
+            if fe.rules is not None:  # http-request rules, use_backend (routing.py)
+                self.local = fe.rules(self, data)
+                if self.local is None:
+                    self._start()
+        if self.error or self.local is not None:
             if self.req_complete:
                 if self.error:
                     self._send_error(self.error)
@@ -335,11 +388,13 @@ class HttpSession(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self.pipelined:
             return
+        check_head(self.head, self.chunk, self.runtime.http_limits, True)
+        self.chunk = b""
         parser = self.parser
         self.keepalive = parser.should_keep_alive()
         self.head_req = parser.get_method() == b"HEAD"
         self.state = SEND
-        if self.fe.local is None:
+        if self.fe.local is None and self.fe.rules is None:
             self._start()
 
     def on_message_complete(self) -> None:
@@ -476,6 +531,7 @@ class HttpSession(asyncio.Protocol):
         self.error = 0
         self.out = None
         self.sent_head = None
+        self.local = self.fe.local
         self.wheel.arm(self, self.fe.timeout_keep_alive)
         stash = self.stash
         self.stash = None
@@ -511,12 +567,18 @@ class HttpSession(asyncio.Protocol):
     def _send_error(self, status: int) -> None:
         self.error = 0
         close = not (self.keepalive and self.req_complete) or self.runtime.stopping
-        self.transport.write(ERROR_PAGES[(status, close)])
+        be = self.fe.backend
+        pages = ERROR_PAGES if be is None else be.pages
+        page = pages[(status, close)]
+        if pages is not ERROR_PAGES and not close:
+            close = closes(page)  # an errorfile may end the connection
+        if page:  # an empty errorfile (/dev/null): close without an answer
+            self.transport.write(page)
         self._finish_local(close)
 
     def _send_local(self) -> None:
         close = not self.keepalive or self.runtime.stopping
-        local = self.fe.local
+        local = self.local
         assert local is not None
         self.transport.write(local[self.head_req][close])
         self._finish_local(close)

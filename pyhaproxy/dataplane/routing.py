@@ -5,16 +5,22 @@ unconditional ``use_backend``, else ``default_backend``, else the proxy itself
 when it has servers or backend capability (``listen``).  Conditional rules
 are refused at parse time until ACLs land.
 
-``http-request return`` (configuration.txt §4.2 "http-request return") is
-compiled into the four possible responses (GET/HEAD x keep-alive/close).
+``http-request return|deny|redirect`` and ``monitor-uri`` (configuration.txt
+§4.2) are compiled into the four possible responses (GET/HEAD x
+keep-alive/close), or a function building them for redirects that copy the
+request's path or Host.  ``compile_rules`` returns one function run when a
+request head is complete (``http.py``), or None when the proxy has no rule:
+then no work is done per request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.config.model import BACKEND
+from pyhaproxy.sample import RequestView
 
 if TYPE_CHECKING:
     from pyhaproxy.config.model import Config, Proxy, Rule
@@ -39,6 +45,7 @@ class FrontendRT:
         "timeout_http_request",
         "timeout_keep_alive",
         "local",
+        "rules",
     )
 
     def __init__(self, px: Proxy, backend: BackendRT | None, runtime: Runtime) -> None:
@@ -56,6 +63,7 @@ class FrontendRT:
             t.get("http-keep-alive") or self.timeout_http_request or self.timeout_client
         )
         self.local: Local | None = None
+        self.rules: Callable[[Any, bytes], Local | None] | None = None
 
 
 def route(config: Config, px: Proxy) -> str | None:
@@ -87,7 +95,7 @@ def compile_return(rule: Rule) -> Local:
         w = words[i]
         arg = words[i + 1] if i + 1 < len(words) else None
         if w in ("if", "unless"):
-            raise RouteError(f"[{rule.where}] : conditions are not implemented yet")
+            break
         if arg is None:
             raise RouteError(f"[{rule.where}] : 'http-request return' : '{w}' expects an argument")
         if w == "status":
@@ -135,3 +143,143 @@ def local_response(px: Proxy) -> Local | None:
         if rule.keyword == "http-request" and rule.words[1] == "return":
             return compile_return(rule)
     return None
+
+
+# HAProxy's built-in pages (src/http_htx.c http_err_msgs), as Debian's haproxy
+# 2.6 sends them; 400 and 408 always close.
+PAGES = {
+    200: ("200 OK", "Service ready."),
+    400: ("400 Bad request", "Your browser sent an invalid request."),
+    401: ("401 Unauthorized", "You need a valid user and password to access this content."),
+    403: ("403 Forbidden", "Request forbidden by administrative rules."),
+    404: ("404 Not Found", "The resource could not be found."),
+    405: (
+        "405 Method Not Allowed",
+        "A request was made of a resource using a request method not supported by that resource",
+    ),
+    407: ("407 Unauthorized", "You need a valid user and password to access this content."),
+    408: ("408 Request Time-out", "Your browser didn't send a complete request in time."),
+    410: ("410 Gone", "The resource is no longer available and will not be available again."),
+    413: ("413 Payload Too Large", "The request entity exceeds the maximum allowed."),
+    425: ("425 Too Early", "Your browser sent early data."),
+    429: ("429 Too Many Requests", "You have sent too many requests in a given amount of time."),
+    500: ("500 Internal Server Error", "An internal server error occurred."),
+    501: (
+        "501 Not Implemented",
+        ".The server does not support the functionality required to fulfill the request.",
+    ),
+    502: ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
+    503: ("503 Service Unavailable", "No server is available to handle this request."),
+    504: ("504 Gateway Time-out", "The server didn't respond in time."),
+}
+
+
+def page(status: int) -> Local:
+    title, text = PAGES[status]
+    body = f"<html><body><h1>{title}</h1>\n{text}\n</body></html>\n".encode()
+    head = (
+        f"HTTP/1.1 {title}\r\ncontent-length: {len(body)}\r\n"
+        "cache-control: no-cache\r\ncontent-type: text/html\r\n"
+    )
+    always = status in (400, 408)
+    keep = (head + ("connection: close\r\n" if always else "") + "\r\n").encode()
+    close = (head + "connection: close\r\n\r\n").encode()
+    return ((keep + body, close + body), (keep, close))
+
+
+def _redirect_bytes(code: int, location: str) -> Local:
+    head = f"HTTP/1.1 {code} {_reason(code)}\r\ncontent-length: 0\r\nlocation: {location}\r\n"
+    if code in (302, 303, 307):
+        head += "cache-control: no-cache\r\n"
+    keep = (head + "\r\n").encode("latin-1")
+    close = (head + "connection: close\r\n\r\n").encode("latin-1")
+    return ((keep, close), (keep, close))
+
+
+def compile_deny(rule: Rule) -> Local:
+    """``http-request deny [deny_status <status>] [if|unless <condition>]``"""
+    words = rule.words[2:]
+    status = 403
+    if words and words[0] == "deny_status" and len(words) > 1:
+        status = int(words[1])
+        words = words[2:]
+    if words and words[0] not in ("if", "unless"):
+        raise RouteError(
+            f"[{rule.where}] : 'http-request deny' : '{words[0]}' is not implemented yet"
+        )
+    if status not in PAGES:
+        raise RouteError(f"[{rule.where}] : status code '{status}' not handled")
+    return page(status)
+
+
+def compile_redirect(rule: Rule) -> Callable[[RequestView], Local]:
+    """``http-request redirect <loc|prefix|scheme> <to> [code <code>] [if|unless ...]``"""
+    words = rule.words[2:]
+    if len(words) < 2 or words[0] not in ("location", "prefix", "scheme"):
+        raise RouteError(f"[{rule.where}] : 'http-request redirect' : bad arguments")
+    kind, target = words[0], words[1]
+    code = 302
+    rest = words[2:]
+    while rest and rest[0] not in ("if", "unless"):
+        if rest[0] == "code" and len(rest) > 1 and rest[1] in ("301", "302", "303", "307", "308"):
+            code = int(rest[1])
+            rest = rest[2:]
+        else:
+            raise RouteError(
+                f"[{rule.where}] : 'http-request redirect' : '{rest[0]}' is not implemented yet"
+            )
+    if "%[" in target or "%" in target and kind == "location":
+        raise RouteError(f"[{rule.where}] : log-format redirects are not implemented yet")
+    if kind == "location":
+        fixed = _redirect_bytes(code, target)
+        return lambda v: fixed
+    if kind == "prefix":
+        if target == "/":
+            return lambda v: _redirect_bytes(code, v.pathq)
+        return lambda v: _redirect_bytes(code, target + v.pathq)
+
+    def scheme(v: RequestView) -> Local:
+        host = v.headers.get("host")
+        return _redirect_bytes(code, f"{target}://{host[0] if host else ''}{v.pathq}")
+
+    return scheme
+
+
+def compile_rules(px: Proxy, be_px: Proxy | None) -> Callable[[Any, bytes], Local | None] | None:
+    """The frontend's http-request rules (and monitor-uri), in order, as one
+    function ``(session, head bytes) → local answer | None`` (None: forward).
+
+    Rules of the backend the frontend defaults to run after the frontend's."""
+    steps: list[tuple[Any, Callable[[RequestView], Local]]] = []
+    monitor = px.settings.extra.get("monitor-uri")
+    for p in (px, be_px) if be_px is not None and be_px is not px else (px,):
+        for rule in p.settings.rules:
+            if rule.keyword != "http-request":
+                continue
+            action = rule.words[1]
+            if action == "return":
+                fixed = compile_return(rule)
+                act: Callable[[RequestView], Local] = lambda v, f=fixed: f  # noqa: E731
+            elif action == "deny":
+                fixed = compile_deny(rule)
+                act = lambda v, f=fixed: f  # noqa: E731
+            elif action == "redirect":
+                act = compile_redirect(rule)
+            else:
+                raise RouteError(f"[{rule.where}] : 'http-request {action}' is not implemented yet")
+            cond = rule.compiled.test if rule.compiled is not None else None
+            steps.append((cond, act))
+    if not steps and monitor is None:
+        return None
+    ok = page(200)
+
+    def run(sess: Any, head: bytes) -> Local | None:
+        view = RequestView(head, lambda: sess.transport.get_extra_info("peername"))
+        if monitor is not None and view.uri == monitor:
+            return ok
+        for cond, act in steps:
+            if cond is None or cond(view):
+                return act(view)
+        return None
+
+    return run

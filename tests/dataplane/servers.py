@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import socket
 import threading
 from collections.abc import Awaitable, Callable
@@ -11,9 +12,18 @@ from dataclasses import dataclass, field
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the ephemeral range (32768-60999), so that
+    the outgoing connections of parallel tests cannot take it between this
+    probe and the proxy's bind."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+                return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 20000-32000")
 
 
 @dataclass

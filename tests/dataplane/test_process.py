@@ -119,7 +119,7 @@ backend be
     "line,what",
     [
         ("    use_backend be if TRUE", "'use_backend if <condition>'"),
-        ("    http-request deny", "'http-request deny'"),
+        ("    http-request set-header X y", "'http-request set-header'"),
         ("    timeout tunnel 5s", "'timeout tunnel'"),
         ("    bind 127.0.0.1:{p2} ssl crt /nonexistent", None),
         ("    server s9 127.0.0.1:9 check", "'server check'"),

@@ -221,7 +221,7 @@ def _hard_stop(ctx: Context) -> None:
 @keyword("maxsslrate", sections=G)
 @keyword("maxpipes", sections=G)
 @keyword("mworker-max-reloads", sections=G)
-@keyword("tune.http.maxhdr", sections=G)
+@keyword("tune.http.maxhdr", sections=G, implemented=True)
 @keyword("tune.maxaccept", sections=G)
 @keyword("tune.maxpollevents", sections=G)
 @keyword("tune.ssl.default-dh-param", sections=G)
@@ -246,8 +246,8 @@ def _int_setting(ctx: Context) -> None:
     ctx.config.global_.tune[name] = value
 
 
-@keyword("tune.bufsize", sections=G)
-@keyword("tune.maxrewrite", sections=G)
+@keyword("tune.bufsize", sections=G, implemented=True)
+@keyword("tune.maxrewrite", sections=G, implemented=True)
 @keyword("tune.rcvbuf.client", sections=G)
 @keyword("tune.rcvbuf.server", sections=G)
 @keyword("tune.sndbuf.client", sections=G)

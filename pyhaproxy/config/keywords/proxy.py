@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pyhaproxy.config.model import BACKEND, FRONTEND, Acl, SwitchingRule
 from pyhaproxy.config.registry import ConfigError, keyword
 from pyhaproxy.config.units import parse_uint
+from pyhaproxy.sample import AclError, AclPending, Condition, compile_condition, parse_expression
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
@@ -77,11 +78,13 @@ def _default_backend(ctx: Context) -> None:
     ctx.settings.default_backend = (_arg(ctx), ctx.where)
 
 
-def check_condition(ctx: Context, words: tuple[str, ...], what: str) -> None:
-    """Named ACLs referenced by a condition must exist (defined before, as
-    HAProxy resolves them when the rule is parsed)."""
+def check_condition(ctx: Context, words: tuple[str, ...], what: str) -> Condition | None:
+    """Compile a rule's ``if|unless`` condition (configuration.txt §7.2).  Named
+    ACLs must be defined before, as HAProxy resolves them when the rule is
+    parsed.  A condition pyhaproxy cannot evaluate yet records itself as
+    pending (None)."""
     if not words:
-        return
+        return None
     if words[0] not in ("if", "unless"):
         raise ConfigError(
             f"{what} : expects 'if' or 'unless' followed by a condition, got '{words[0]}'."
@@ -90,17 +93,20 @@ def check_condition(ctx: Context, words: tuple[str, ...], what: str) -> None:
         raise ConfigError(
             f"error detected while parsing {what} : missing condition after '{words[0]}'."
         )
-    names = {a.name for a in ctx.settings.acls[ctx.loader.acl_base :]}
-    depth = 0
-    for w in words[1:]:
-        if w == "{":
-            depth += 1
-        elif w == "}":
-            depth -= 1
-        elif depth == 0 and w not in ("||", "or", "!") and w:
-            name = w[1:] if w.startswith("!") else w
-            if name and name not in names and name not in _PREDEFINED_ACLS:
-                raise ConfigError(f"error detected while parsing {what} : no such ACL : '{name}'.")
+    acls: dict[str, list] = {}
+    for a in ctx.settings.acls[ctx.loader.acl_base :]:
+        acls.setdefault(a.name, []).append(a.compiled or (_never, 7))
+    try:
+        return compile_condition(words, acls)
+    except AclPending as exc:
+        ctx.pending(f"{exc.message} in a condition")
+        return None
+    except AclError as exc:
+        raise ConfigError(f"error detected while parsing {what} : {exc.message}") from None
+
+
+def _never(view: object) -> bool:
+    return False
 
 
 # configuration.txt §7.4 "Pre-defined ACLs"
@@ -136,15 +142,15 @@ def _use_backend(ctx: Context) -> None:
     if not _arg(ctx):
         raise ConfigError("'use_backend' requires a backend name.")
     cond = ctx.words[2:]
-    check_condition(ctx, cond, "switching rule")
-    if cond:  # ACL conditions come with the ACL engine
+    compiled = check_condition(ctx, cond, "switching rule")
+    if cond:  # evaluated per request: not wired into the stream yet
         ctx.pending(f"use_backend {cond[0]} <condition>")
     elif "%[" in _arg(ctx):
         ctx.pending("use_backend %[<sample>]")
-    ctx.proxy.switching_rules.append(SwitchingRule(ctx.where, _arg(ctx), cond))
+    ctx.proxy.switching_rules.append(SwitchingRule(ctx.where, _arg(ctx), cond, compiled))
 
 
-@keyword("acl", sections=ALL)
+@keyword("acl", sections=ALL, implemented=True)
 def _acl(ctx: Context) -> None:
     if ctx.section == "defaults" and ctx.defaults is not None and not ctx.defaults.name:
         raise ConfigError("'acl' not allowed in anonymous 'defaults' section.")
@@ -156,7 +162,14 @@ def _acl(ctx: Context) -> None:
         raise ConfigError(f"character '{bad}' is not permitted in acl name '{name}'.")
     if len(ctx.words) < 3:
         raise ConfigError(f"error detected while parsing ACL '{name}' : missing fetch method.")
-    ctx.settings.acls.append(Acl(ctx.where, name, ctx.words[2:]))
+    try:
+        compiled = parse_expression(ctx.words[2:])
+    except AclPending as exc:
+        ctx.pending(f"acl {exc.message}")
+        compiled = None
+    except AclError as exc:
+        raise ConfigError(f"error detected while parsing ACL '{name}' : {exc.message}") from None
+    ctx.settings.acls.append(Acl(ctx.where, name, ctx.words[2:], compiled))
 
 
 @keyword("description", sections=("proxy",))
@@ -187,7 +200,7 @@ def _id(ctx: Context) -> None:
     ctx.proxy.uuid = value
 
 
-@keyword("monitor-uri", sections=ALL, cap=FRONTEND)
+@keyword("monitor-uri", sections=ALL, cap=FRONTEND, implemented=True)
 def _monitor_uri(ctx: Context) -> None:
     _max_args(ctx, 1)
     if not _arg(ctx):
@@ -203,7 +216,7 @@ def _http_reuse(ctx: Context) -> None:
     ctx.settings.extra["http-reuse"] = _arg(ctx)
 
 
-@keyword("errorfile", sections=ALL)
+@keyword("errorfile", sections=ALL, implemented=True)
 def _errorfile(ctx: Context) -> None:
     if len(ctx.words) < 3:
         raise ConfigError("'errorfile' expects <code> and <file> as arguments.")

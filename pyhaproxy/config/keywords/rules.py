@@ -258,20 +258,23 @@ def _rule(ctx: Context) -> None:
     if kw == "rate-limit":
         _check_rate_limit(ctx.words)
     frontend_only = ctx.proxy is not None and not ctx.proxy.cap & BACKEND
+    compiled = None
     if kw in _CONDITIONAL and not (kw == "stick" and frontend_only):
         cond = rule_condition(ctx.words)
         if cond:
             try:
-                check_condition(ctx, cond, f"an '{kw} {ctx.words[1]}' condition")
+                compiled = check_condition(ctx, cond, f"an '{kw} {ctx.words[1]}' condition")
             except ConfigError as exc:
                 if kw in HTTP_ACTIONS:
                     raise _abort(ctx, exc.message) from None
                 raise
-    if ctx.words[0] == "http-request" and (  # only an unconditional `return` so far
-        ctx.words[1] != "return" or "if" in ctx.words or "unless" in ctx.words
-    ):
+    if kw == "http-request" and ctx.words[1] not in _HTTP_REQUEST_DONE:
         ctx.pending(f"http-request {ctx.words[1]}")
-    ctx.settings.rules.append(Rule(ctx.where, ctx.words[0], ctx.words))
+    ctx.settings.rules.append(Rule(ctx.where, ctx.words[0], ctx.words, compiled))
+
+
+# http-request actions the data plane runs (dataplane/routing.py)
+_HTTP_REQUEST_DONE = frozenset({"return", "deny", "redirect"})
 
 
 for _name in RULE_KEYWORDS:

@@ -1,0 +1,26 @@
+"""Samples and ACLs (configuration.txt §7): fetches over a lazily parsed
+request (``fetch``), ACL expressions and ``if``/``unless`` conditions compiled
+once into closures (``acl``, grammar in ``condition.lark``)."""
+
+from pyhaproxy.sample.acl import (
+    PREDEFINED,
+    AclError,
+    AclPending,
+    Condition,
+    Test,
+    compile_condition,
+    parse_expression,
+)
+from pyhaproxy.sample.fetch import FETCHES, RequestView
+
+__all__ = [
+    "FETCHES",
+    "PREDEFINED",
+    "AclError",
+    "AclPending",
+    "Condition",
+    "RequestView",
+    "Test",
+    "compile_condition",
+    "parse_expression",
+]

@@ -1,0 +1,315 @@
+"""ACLs and conditions (configuration.txt §7.1, §7.2, §7.4).
+
+``parse_expression(words)`` compiles ``<fetch>[(<arg>)] [flags] [patterns]``
+into a test over a ``RequestView``; ``compile_condition(words, acls)``
+compiles ``if|unless <condition>`` (grammar in ``condition.lark``) into one
+closure, once, when the configuration loads.  Errors are ``AclError`` whose
+message is HAProxy's wording after "error detected while parsing ... : ".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError
+from lark.lexer import Lexer
+
+from pyhaproxy.sample.fetch import FETCHES, RequestView
+from pyhaproxy.sample.haproxy_fetches import HAPROXY_FETCHES
+
+__all__ = [
+    "PREDEFINED",
+    "AclError",
+    "AclPending",
+    "Condition",
+    "Test",
+    "compile_condition",
+    "parse_expression",
+]
+
+Test = Callable[[RequestView], bool]
+
+# layer a test needs: 4 = connection only (src), 7 = HTTP request
+LAYER_TCP, LAYER_HTTP = 4, 7
+
+
+class AclError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AclPending(AclError):
+    """Valid for HAProxy, not implemented by pyhaproxy yet: ``-c`` accepts
+    it, a real start refuses it (the keyword records itself as pending)."""
+
+
+class Condition:
+    """A compiled condition: ``test(view)`` and the deepest layer it reads."""
+
+    __slots__ = ("test", "layer")
+
+    def __init__(self, test: Test, layer: int) -> None:
+        self.test = test
+        self.layer = layer
+
+
+_MATCHES = ("str", "beg", "end", "sub", "reg", "found", "ip")
+_KNOWN_MATCHES = (*_MATCHES, "bool", "int", "bin", "len", "dir", "dom", "ipv4", "ipv6")
+
+
+def _matcher(method: str, patterns: list[str], icase: bool) -> Callable[[Any], bool]:
+    if method == "found":
+        return lambda x: True
+    if method == "ip":
+        nets = []
+        for p in patterns:
+            try:
+                nets.append(ipaddress.ip_network(p, strict=False))
+            except ValueError:
+                raise AclError(f"'{p}' is not a valid IPv4 or IPv6 address.") from None
+        return lambda x: any(x in n for n in nets)
+    if method == "reg":
+        regs = []
+        for p in patterns:
+            try:
+                regs.append(re.compile(p, re.IGNORECASE if icase else 0))
+            except re.error as exc:
+                raise AclError(
+                    f"regex '{p}' is invalid (error={exc.msg}, erroffset={exc.pos})."
+                ) from None
+        return lambda x: any(r.search(x) for r in regs)
+    if icase:
+        pats = [p.lower() for p in patterns]
+        low: Callable[[str], str] = str.lower
+    else:
+        pats = list(patterns)
+        low = str  # identity for str
+    if method == "str":
+        table = frozenset(pats)
+        return lambda x: low(x) in table
+    if method == "beg":
+        begs = tuple(pats)
+        return lambda x: low(x).startswith(begs)
+    if method == "end":
+        ends = tuple(pats)
+        return lambda x: low(x).endswith(ends)
+    if method == "sub":
+        return lambda x: any(p in low(x) for p in pats)
+    raise AssertionError(method)
+
+
+_FETCH_RE = re.compile(r"([A-Za-z0-9_.]+)(?:\((.*)\))?")
+
+
+def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
+    """``<fetch>[(<arg>)] [-i] [-m <meth>] [--] [<pattern>...]`` → (test, layer)."""
+    text = words[0]
+    m = _FETCH_RE.fullmatch(text)
+    name = m.group(1) if m else text.split("(")[0]
+    fetch = FETCHES.get(name)
+    if m is not None and fetch is None and name in HAPROXY_FETCHES:
+        raise AclPending(f"fetch method '{name}'")
+    if m is None or fetch is None:
+        raise AclError(f"unknown fetch method '{name}' in ACL expression '{text}'.")
+    arg = m.group(2)
+    if arg is not None and not fetch.arg:
+        raise AclError(f"fetch method '{name}' : no argument supported, but got '{arg}'.")
+    if fetch.arg == "req" and not arg:
+        raise AclError(f"fetch method '{name}' : missing argument.")
+    method, icase = fetch.match, False
+    i = 1
+    while i < len(words) and words[i].startswith("-"):
+        flag = words[i]
+        if flag == "--":
+            i += 1
+            break
+        if flag == "-i":
+            icase = True
+        elif flag == "-n":
+            pass
+        elif flag == "-m":
+            if i + 1 >= len(words):
+                raise AclError("missing matching method after '-m'.")
+            i += 1
+            method = words[i]
+            if method not in _KNOWN_MATCHES:
+                raise AclError(f"unknown matching method '{method}' when parsing ACL expression.")
+            if method not in _MATCHES:
+                raise AclPending(f"matching method '-m {method}'")
+        elif flag in ("-f", "-M", "-u"):
+            raise AclPending(f"ACL option '{flag}'")
+        else:
+            raise AclError(
+                f"'{flag}' is not a valid ACL option. "
+                "Please use '--' before any pattern beginning with a '-'."
+            )
+        i += 1
+    patterns = list(words[i:])
+    get = fetch.build(arg)
+    if fetch.layer == LAYER_TCP and method != "ip":
+        raw = get
+        get = lambda v: [str(x) for x in raw(v)]  # noqa: E731
+    elif fetch.layer != LAYER_TCP and method == "ip":
+        raw = get
+
+        def get(v: RequestView) -> list[Any]:
+            out = []
+            for x in raw(v):
+                try:
+                    out.append(ipaddress.ip_address(x))
+                except ValueError:
+                    pass
+            return out
+
+    if not patterns and method != "found":
+        return (lambda v: False), fetch.layer  # HAProxy warns: never matches
+    match = _matcher(method, patterns, icase)
+
+    def test(v: RequestView) -> bool:
+        return any(map(match, get(v)))
+
+    return test, fetch.layer
+
+
+# configuration.txt §7.4 "Pre-defined ACLs"
+_PREDEFINED_WORDS: dict[str, tuple[str, ...]] = {
+    "HTTP_1.0": ("req.ver", "1.0"),
+    "HTTP_1.1": ("req.ver", "1.1"),
+    "HTTP_URL_ABS": ("url_reg", "^[^/:]*://"),
+    "HTTP_URL_SLASH": ("url_beg", "/"),
+    "HTTP_URL_STAR": ("url", "*"),
+    "LOCALHOST": ("src", "127.0.0.1/8", "::1"),
+    "METH_CONNECT": ("method", "CONNECT"),
+    "METH_DELETE": ("method", "DELETE"),
+    "METH_GET": ("method", "GET", "HEAD"),
+    "METH_HEAD": ("method", "HEAD"),
+    "METH_OPTIONS": ("method", "OPTIONS"),
+    "METH_POST": ("method", "POST"),
+    "METH_PUT": ("method", "PUT"),
+    "METH_TRACE": ("method", "TRACE"),
+}
+
+
+def _content(v: RequestView) -> bool:
+    for x in v.headers.get("content-length", ()):
+        try:
+            if int(x) > 0:
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+PREDEFINED: dict[str, tuple[Test, int]] = {
+    "TRUE": ((lambda v: True), LAYER_TCP),
+    "FALSE": ((lambda v: False), LAYER_TCP),
+    "HTTP": ((lambda v: True), LAYER_HTTP),
+    "HTTP_CONTENT": (_content, LAYER_HTTP),
+    **{name: parse_expression(words) for name, words in _PREDEFINED_WORDS.items()},
+}
+_PREDEFINED_PENDING = ("RDP_COOKIE", "REQ_CONTENT", "WAIT_END")
+
+
+class _WordLexer(Lexer):
+    """Words → tokens; inside braces every word but ``}`` is a WORD."""
+
+    def __init__(self, conf: Any) -> None:
+        pass
+
+    def lex(self, words: Sequence[str]) -> Iterator[Token]:  # type: ignore[override]
+        depth = 0
+        for w in words:
+            if depth:
+                if w == "}":
+                    depth = 0
+                    yield Token("RBRACE", w)
+                else:
+                    yield Token("WORD", w)
+                continue
+            while w.startswith("!"):  # "!name", "!{" glue the negation
+                yield Token("NOT", "!")
+                w = w[1:]
+            if w == "{":
+                depth = 1
+                yield Token("LBRACE", w)
+            elif w in ("||", "or"):
+                yield Token("OR", w)
+            elif w:
+                yield Token("WORD", w)
+        if depth:
+            raise AclError("missing closing '}' in condition.")
+
+
+_PARSER = Lark(
+    (Path(__file__).with_name("condition.lark")).read_text(),
+    parser="lalr",
+    lexer=_WordLexer,
+)
+
+
+def compile_condition(
+    words: Sequence[str], acls: Mapping[str, Sequence[tuple[Test, int]]]
+) -> Condition:
+    """``if|unless <condition>`` → Condition.  ``acls``: named ACLs, each a
+    list of expressions (several ``acl`` lines with one name OR together)."""
+    if not words or words[0] not in ("if", "unless"):
+        raise AclError("expects 'if' or 'unless' followed by a condition.")
+    try:
+        tree = _PARSER.parse(list(words[1:]))  # type: ignore[arg-type]
+    except AclError:
+        raise
+    except LarkError as exc:
+        cause = getattr(exc, "orig_exc", None)
+        if isinstance(cause, AclError):
+            raise cause from None
+        raise AclError(f"syntax error in condition '{' '.join(words[1:])}'.") from None
+    test, layer = _build(tree.children[0], acls)
+    if words[0] == "unless":
+        inner = test
+        test = lambda v: not inner(v)  # noqa: E731
+    return Condition(test, layer)
+
+
+def _build(node: Tree | Token, acls: Mapping[str, Sequence[tuple[Test, int]]]) -> tuple[Test, int]:
+    kind = node.data  # type: ignore[union-attr]
+    kids = node.children  # type: ignore[union-attr]
+    if kind == "named":
+        name = str(kids[0])
+        if name in acls:
+            exprs = list(acls[name])
+        elif name in PREDEFINED:
+            exprs = [PREDEFINED[name]]
+        elif name in _PREDEFINED_PENDING:
+            raise AclPending(f"predefined ACL '{name}'")
+        else:
+            raise AclError(f"no such ACL : '{name}'.")
+        layer = max(layer for _, layer in exprs)
+        if len(exprs) == 1:
+            return exprs[0][0], layer
+        tests = [t for t, _ in exprs]
+        return (lambda v: any(t(v) for t in tests)), layer
+    if kind == "anonymous":
+        return parse_expression([str(w) for w in kids[1:-1]])
+    if kind == "negate":
+        inner, layer = _build(kids[1], acls)
+        return (lambda v: not inner(v)), layer
+    parts = [_build(k, acls) for k in kids if not (isinstance(k, Token) and k.type == "OR")]
+    tests = [t for t, _ in parts]
+    layer = max(layer for _, layer in parts)
+    if kind == "and_expr":
+        if len(tests) == 2:
+            a, b = tests
+            return (lambda v: a(v) and b(v)), layer
+        return (lambda v: all(t(v) for t in tests)), layer
+    if kind == "or_expr":
+        if len(tests) == 2:
+            a, b = tests
+            return (lambda v: a(v) or b(v)), layer
+        return (lambda v: any(t(v) for t in tests)), layer
+    raise AssertionError(f"unexpected node {kind}")  # grammar and builder disagree
