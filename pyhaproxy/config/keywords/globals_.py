@@ -79,17 +79,25 @@ for _name in (
     _mk(_name)
 
 
-@keyword("maxconn", sections=G, implemented=True)
-def _maxconn(ctx: Context) -> None:
-    if not _once(ctx, "maxconn"):
-        return
-    if not ctx.words[1:] or not ctx.words[1]:
-        del ctx.config.global_.set_by["maxconn"]
-        raise ConfigError("'maxconn' expects an integer argument.")
-    value = parse_uint(ctx.words[1] if len(ctx.words) > 1 else "", "maxconn", None, warn=ctx.warn)
-    ctx.config.global_.maxconn = value
-    if not value:
-        del ctx.config.global_.set_by["maxconn"]  # 0 reads as "not set" in HAProxy
+def _count_once(name: str, attr: str, implemented: bool = False) -> None:
+    """A global count set once (``maxconn``, ``ulimit-n``); 0 reads as "not
+    set" in HAProxy, so a later line may still set it."""
+
+    @keyword(name, sections=G, implemented=implemented)
+    def parse(ctx: Context) -> None:
+        if not _once(ctx, attr):
+            return
+        if not ctx.words[1:] or not ctx.words[1]:
+            del ctx.config.global_.set_by[attr]
+            raise ConfigError(f"'{name}' expects an integer argument.")
+        value = parse_uint(ctx.words[1], name, None, warn=ctx.warn)
+        setattr(ctx.config.global_, attr, value)
+        if not value:
+            del ctx.config.global_.set_by[attr]
+
+
+_count_once("maxconn", "maxconn", implemented=True)
+_count_once("ulimit-n", "ulimit_n")
 
 
 @keyword("nbthread", sections=G)
@@ -192,19 +200,6 @@ def _ids(ctx: Context) -> None:
         warn=ctx.warn,
     )
     setattr(ctx.config.global_, attr, value)
-
-
-@keyword("ulimit-n", sections=G)
-def _ulimit(ctx: Context) -> None:
-    if not _once(ctx, "ulimit_n"):
-        return
-    if not ctx.words[1:] or not ctx.words[1]:
-        del ctx.config.global_.set_by["ulimit_n"]
-        raise ConfigError("'ulimit-n' expects an integer argument.")
-    value = parse_uint(ctx.words[1] if len(ctx.words) > 1 else "", "ulimit-n", None, warn=ctx.warn)
-    ctx.config.global_.ulimit_n = value
-    if not value:
-        del ctx.config.global_.set_by["ulimit_n"]  # 0 reads as "not set" in HAProxy
 
 
 @keyword("hard-stop-after", sections=G)
