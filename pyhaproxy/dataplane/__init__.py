@@ -16,12 +16,20 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pyhaproxy.config.keywords.options import http_mode
 from pyhaproxy.config.model import BACKEND, FRONTEND
 from pyhaproxy.dataplane.backend import BackendRT, resolve
+from pyhaproxy.dataplane.h1hdr import Forward, combined_mode
 from pyhaproxy.dataplane.http import HttpSession, http_limits
 from pyhaproxy.dataplane.listeners import BindError, Limit, Listener, open_bind
 from pyhaproxy.dataplane.pool import PURGE_DELAY
-from pyhaproxy.dataplane.routing import FrontendRT, RouteError, compile_rules, route
+from pyhaproxy.dataplane.routing import (
+    FrontendRT,
+    RouteError,
+    compile_rules,
+    conditional_rules,
+    route,
+)
 from pyhaproxy.dataplane.tcp import TcpSession
 from pyhaproxy.dataplane.timer import TimerWheel
 
@@ -132,10 +140,31 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
             name = route(config, px)
             be = rt.backends.get(name) if name else None
             fe = FrontendRT(px, be, rt)
+            fe_mode = fe.modes[None][0]
+            for bname, brt in rt.backends.items():
+                bpx = config.proxy(bname, BACKEND)
+                bopts = bpx.settings.options if bpx is not None else {}
+                try:
+                    fwd = Forward(px.settings.options, bopts) or None
+                except ValueError as exc:
+                    raise StartError(f"Proxy '{px.name}': {exc}") from None
+                fe.modes[brt] = (combined_mode(fe_mode, http_mode(bopts)), fwd)
+            switch = []
+            for rule in conditional_rules(px):
+                cond = rule.compiled
+                if px.mode != "http" and cond.layer > 4:
+                    raise StartError(
+                        f"Proxy '{px.name}': [{rule.where}] : a 'use_backend' condition on "
+                        "request contents in TCP mode needs 'tcp-request content' "
+                        "inspection, which is not implemented yet by pyhaproxy"
+                    )
+                target = rt.backends.get(rule.backend)
+                switch.append((cond.test, target, config.proxy(rule.backend, BACKEND)))
+                fe.switch.append((cond.test, target))
             if px.mode == "http":
                 be_px = config.proxy(name, BACKEND) if name else None
                 try:
-                    fe.rules = compile_rules(px, be_px)
+                    fe.rules = compile_rules(px, be_px, switch, be)
                 except (RouteError, OSError, ValueError) as exc:
                     raise StartError(f"Proxy '{px.name}': {exc}") from None
             cls = HttpSession if px.mode == "http" or (be and be.mode == "http") else TcpSession

@@ -10,6 +10,7 @@ server is full, the stream waits in the backend queue until a slot frees or
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ class ServerRT:
         "backup",
         "enabled",
         "maxconn",
+        "maxqueue",
         "cur",
         "total",
         "pool",
@@ -53,6 +55,11 @@ class ServerRT:
         self.backup = bool(opts.get("backup")) and not opts.get("no-backup")
         self.enabled = not (opts.get("disabled") and not opts.get("enabled"))
         self.maxconn = opts.get("maxconn") or 0
+        # a server's own queue only holds streams assigned to it by persistence
+        # (cookie, stick tables: not implemented), so with the round robin
+        # every queued stream waits in the backend queue, which maxqueue does
+        # not limit (HAProxy 2.6 queue.c pendconn_add) -- kept for leastconn
+        self.maxqueue = opts.get("maxqueue") or 0
         self.cur = 0
         self.total = 0
         self.pool = Pool()
@@ -60,23 +67,18 @@ class ServerRT:
     def usable(self) -> bool:
         return self.enabled and self.weight > 0 and (not self.maxconn or self.cur < self.maxconn)
 
-    async def connect(self, factory: Any, retries: int, turnaround: float) -> Any:
-        """Open a connection, retrying ``retries`` times after ``turnaround``
-        seconds on failure (configuration.txt §4.2 "retries")."""
+    async def connect(self, factory: Any, delay: float = 0.0) -> Any:
+        """One connection attempt, after ``delay`` seconds (the turn-around
+        before a retry on the same server); retries are the stream's
+        (``BackendRT.retry``), as a connect timeout counts as a failure."""
         loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            try:
-                if self.family == "unix":
-                    _, proto = await loop.create_unix_connection(factory, self.host)
-                else:
-                    _, proto = await loop.create_connection(factory, self.host, self.port)
-                return proto
-            except OSError:
-                if attempt >= retries:
-                    raise
-                attempt += 1
-                await asyncio.sleep(turnaround)
+        if delay:
+            await asyncio.sleep(delay)
+        if self.family == "unix":
+            _, proto = await loop.create_unix_connection(factory, self.host)
+        else:
+            _, proto = await loop.create_connection(factory, self.host, self.port)
+        return proto
 
 
 class BackendRT:
@@ -91,6 +93,10 @@ class BackendRT:
         "timeout_queue",
         "retries",
         "turnaround",
+        "redispatch",
+        "abortonclose",
+        "timeout_tunnel",
+        "timeout_server_fin",
         "reuse",
         "pages",
     )
@@ -109,13 +115,29 @@ class BackendRT:
         # "a turn-around timer of min("timeout connect", one second) is applied
         # before a retry occurs" (configuration.txt §4.2 "retries")
         self.turnaround = min((self.timeout_connect or 1000) / 1000.0, 1.0)
+        self.timeout_tunnel = t.get("tunnel")
+        self.timeout_server_fin = t.get("server-fin")
+        opts = px.settings.options
+        self.abortonclose = bool(opts.get("abortonclose"))
+        # option redispatch [<interval>]: None when off, else the interval
+        # (HAProxy reads it with atol(); default -1: on the last retry)
+        redisp = opts.get("redispatch")
+        self.redispatch: int | None = None
+        if redisp is not None and redisp is not False:  # "option redispatch": ()
+            self.redispatch = -1
+            if isinstance(redisp, tuple) and redisp:
+                m = re.match(r"[ \t]*([+-]?\d*)", redisp[0])
+                self.redispatch = int(m.group(1)) if m and m.group(1).strip("+-") else 0
         self.reuse = px.settings.extra.get("http-reuse", "safe")
         self.pages = build_pages(px.settings.errorfiles)  # errorfile, read once
 
-    def acquire(self, waiter: Any) -> ServerRT | None | bool:
+    def acquire(self, waiter: Any, avoid: ServerRT | None = None) -> ServerRT | None | bool:
         """A server with a slot taken; ``True`` if ``waiter`` was queued
-        (its ``dequeued(server)`` is called later); ``None``: no server."""
+        (its ``dequeued(server)`` is called later); ``None``: no server.
+        ``avoid``: the server that just failed, chosen only if alone."""
         srv = self.lb.pick()
+        if srv is not None and srv is avoid:
+            srv = self.lb.pick() or srv
         if srv is not None:
             srv.cur += 1
             srv.total += 1
@@ -124,6 +146,32 @@ class BackendRT:
             self.queue.append(waiter)
             return True
         return None
+
+    def retry(
+        self, srv: ServerRT, tries: int, timed_out: bool = False
+    ) -> tuple[bool, float] | None:
+        """After the ``tries``-th failed connect attempt (refused or timed
+        out) to ``srv``: ``None`` to give up (503), else (redispatch to
+        another server?, turn-around delay) -- HAProxy 2.6 stream.c
+        back_handle_st_cer: with ``option redispatch`` the retry goes to
+        another server on every <interval>-th retry (negative: counted back
+        from the last one), and on every retry when a round robin has more
+        than one active server; a retry on the same server waits
+        ``turnaround`` first, unless the attempt timed out."""
+        if tries > self.retries:
+            return None
+        interval = self.redispatch
+        if interval is not None:
+            period = interval if interval > 0 else self.retries + 1 + interval
+            if (interval and period > 0 and tries % period == 0) or self.round_robin_many():
+                return True, 0.0
+        # after a connect timeout the retry is immediate (checked against
+        # Debian's haproxy 2.6: three 300ms attempts take 0.9s)
+        return False, 0.0 if timed_out else self.turnaround
+
+    def round_robin_many(self) -> bool:
+        """More than one active server enabled (HAProxy's ``srv_act > 1``)."""
+        return sum(1 for s in self.lb.active if s.enabled) > 1
 
     def release(self, srv: ServerRT) -> None:
         srv.cur -= 1

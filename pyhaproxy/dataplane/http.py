@@ -19,12 +19,21 @@ are.  Per client connection (``HttpSession``):
 - timeouts: ``http-request`` (408) then ``client`` while receiving,
   ``connect``/``queue`` (503), ``server`` until the response head (504),
   ``http-keep-alive`` between requests (silent close);
-- ``Upgrade`` (101) switches the connection to a byte tunnel;
+- ``Upgrade`` (101) switches the connection to a byte tunnel, whose idle
+  timeout is ``timeout tunnel`` when set (a half-close of either side
+  still ends the whole tunnel: ``timeout client-fin``/``server-fin`` only
+  act in ``mode tcp`` for now);
+- a connect attempt refused or timed out is retried (``retries``,
+  ``option redispatch``, ``BackendRT.retry``); ``option abortonclose``
+  drops a queued/connecting request whose client sent its FIN;
 - flow control: each side's ``pause_writing`` pauses reading on the other.
 
-Not yet: header rewriting of any kind (a client's ``Connection: close`` is
-forwarded, so the server connection closes too), 408/400 bodies via
-``errorfile``, ``option`` keywords.
+- the request is routed per request (``use_backend`` conditions, ``be``);
+- heads are rewritten only where HAProxy's H1 mux does (``h1hdr.py``): the
+  hop-by-hop ``Connection`` tokens per side (``option http-keep-alive``,
+  ``http-server-close``, ``httpclose``), ``option forwardfor|originalto``.
+
+Not yet: other header rewriting, 408/400 bodies via ``errorfile``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from typing import TYPE_CHECKING
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser, HttpResponseParser
 
 from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT, closes
+from pyhaproxy.dataplane.h1hdr import CLO, KAL, close_delimited, request_head, response_head
 
 if TYPE_CHECKING:
     from pyhaproxy.dataplane.backend import ServerRT
@@ -132,7 +142,7 @@ class HttpServerSide(asyncio.Protocol):
             self.transport.close()
             return
         self.received = True
-        if sess.tunnel:
+        if sess.tunnel and self.headers_done:  # the 101 was parsed: raw bytes now
             sess.wheel.arm(sess, sess.timeout_server)
             sess.transport.write(data)
             return
@@ -144,6 +154,11 @@ class HttpServerSide(asyncio.Protocol):
         except HttpParserUpgrade:
             sess.tunnel = True
             self.headers_done = True
+            self.done = False  # the 101 "message" completed: the tunnel starts
+            tunnel = self.srv.backend.timeout_tunnel
+            if tunnel:  # supersedes client and server timeouts (configuration.txt)
+                sess.timeout_client = sess.timeout_server = tunnel
+                sess.wheel.arm(sess, tunnel)
         except HttpParserError:
             if not self.headers_done:
                 sess.server_failed(502)
@@ -161,6 +176,8 @@ class HttpServerSide(asyncio.Protocol):
                 head.append(data)
                 data = b"".join(head)
             self.head = None
+            if data[9:10] != b"1":  # not an interim/101 head: Connection per side
+                data = sess.response_head(self, data)
         sess.transport.write(data)
         if self.done:
             sess.response_done(self)
@@ -248,6 +265,10 @@ class HttpSession(asyncio.Protocol):
         "private",
         "local",
         "chunk",
+        "tries",
+        "be",
+        "mode",
+        "v10",
     )
 
     def __init__(self, fe: FrontendRT) -> None:
@@ -274,6 +295,10 @@ class HttpSession(asyncio.Protocol):
         self.deadline: float | None = None
         self.timer_slot: int | None = None
         self.timeout_client = fe.timeout_client
+        self.be = fe.backend  # this request's backend (use_backend rules set it)
+        self.tries = 0  # failed connect attempts of this request
+        self.mode = KAL  # this request's connection mode (h1hdr.py)
+        self.v10 = False  # an HTTP/1.0 request
         self.timeout_server = fe.backend.timeout_server if fe.backend else None
         self.error = 0
 
@@ -335,12 +360,14 @@ class HttpSession(asyncio.Protocol):
                 return
             data = b"".join(head) if len(head) > 1 else head[0]
             self.head = None
-            if self.req_complete:
-                self.sent_head = data
             if fe.rules is not None:  # http-request rules, use_backend (routing.py)
                 self.local = fe.rules(self, data)
                 if self.local is None:
                     self._start()
+            if self.local is None:
+                data = self._request_head(data)
+            if self.req_complete:
+                self.sent_head = data
         if self.error or self.local is not None:
             if self.req_complete:
                 if self.error:
@@ -355,7 +382,8 @@ class HttpSession(asyncio.Protocol):
             if self.out is None:
                 self.out = []
             self.out.append(data)
-            self.transport.pause_reading()
+            if not self.req_complete:  # a complete request: read on, to see an abort
+                self.transport.pause_reading()
         if self.req_complete and self.state == SEND:
             self.state = WAIT
             if server is not None:
@@ -363,6 +391,11 @@ class HttpSession(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.state in (IDLE, HEAD) and self.stash is None:
+            self.close()
+            return False
+        be = self.be
+        if be is not None and be.abortonclose and self.server is None and self.out is not None:
+            # option abortonclose: queued or connecting, the request is dropped
             self.close()
             return False
         self.eof = True  # answer what was received, then close
@@ -414,10 +447,12 @@ class HttpSession(asyncio.Protocol):
         return data[:end]
 
     def _start(self) -> None:
-        be = self.fe.backend
+        be = self.be
         if be is None:
             self.error = 503
             return
+        self.timeout_server = be.timeout_server
+        self.tries = 0
         got = be.acquire(self)
         if got is None:
             self.error = 503
@@ -447,32 +482,59 @@ class HttpSession(asyncio.Protocol):
                     return conn
         return None
 
-    def _connect(self, srv: ServerRT) -> None:
+    def _connect(self, srv: ServerRT, delay: float = 0.0) -> None:
         be = srv.backend
         self.reused = False
         if self.out is None:
             self.out = []
-        self.wheel.arm(self, be.timeout_connect)
+        # `timeout connect` per attempt, after the turn-around delay
+        self.wheel.arm(self, (be.timeout_connect or 0) and be.timeout_connect + int(delay * 1000))
         self.task = asyncio.get_running_loop().create_task(
-            srv.connect(lambda: HttpServerSide(srv), be.retries, be.turnaround)
+            srv.connect(lambda: HttpServerSide(srv), delay)
         )
         self.task.add_done_callback(self._connected)
 
     def _connected(self, task: asyncio.Task) -> None:
+        if task is not self.task:
+            return  # an attempt given up (timed out) before it completed
         self.task = None
         if task.cancelled():
             return
         if task.exception() is not None:
             if not self.closed:
-                self.out = None
-                self._release()
-                self._send_error(503)
+                self._connect_failed()
             return
         conn = task.result()
         if self.closed:
             conn.transport.close()
             return
         self._attach(conn)
+
+    def _connect_failed(self, timed_out: bool = False) -> None:
+        """A connect attempt was refused or timed out: retry, maybe on
+        another server (``BackendRT.retry``), or answer 503."""
+        srv = self.srv
+        assert srv is not None
+        be = srv.backend
+        self.tries += 1
+        step = be.retry(srv, self.tries, timed_out)
+        got: ServerRT | bool | None = None
+        if step is not None:
+            redispatch, delay = step
+            if not redispatch:
+                self._connect(srv, delay)
+                return
+            self._release()
+            got = be.acquire(self, avoid=srv)
+            if got is True:
+                self.wheel.arm(self, be.timeout_queue)
+                return
+            if got is not None:
+                self.dequeued(got)  # type: ignore[arg-type]
+                return
+        self.out = None
+        self._release()
+        self._send_error(503)
 
     def _attach(self, conn: HttpServerSide) -> None:
         self.server = conn
@@ -497,12 +559,39 @@ class HttpSession(asyncio.Protocol):
             self.srv = None
             srv.backend.release(srv)
 
+    def _request_head(self, data: bytes) -> bytes:
+        """The connection mode of this request; its head as the server gets it."""
+        mode, fwd = self.fe.modes[self.be]
+        self.mode = mode
+        if mode == CLO:
+            self.keepalive = False
+        first = data.find(b"\r\n")
+        self.v10 = v10 = data[first - 3 : first] == b"1.0"
+        return request_head(data, mode == KAL, v10, fwd, self.transport)
+
+    def response_head(self, conn: HttpServerSide, data: bytes) -> bytes:
+        """A response head as the client gets it (``Connection`` of this side)."""
+        keep = self.keepalive and self.mode != CLO and not self.runtime.stopping
+        if keep and not conn.keepalive and close_delimited(data, self.head_req):
+            self.keepalive = keep = False  # its body ends with the connection
+        return response_head(data, keep, self.v10)
+
     def response_done(self, conn: HttpServerSide, reusable: bool = True) -> None:
         """The server finished its response on ``conn``."""
         self.server = None
-        keep = self.keepalive and self.req_complete and not self.runtime.stopping
+        stopping = self.runtime.stopping
+        keep = self.keepalive and self.req_complete and not stopping
         conn.sess = None
-        if reusable and keep and conn.keepalive and not self.tunnel:
+        # the server side stays open in keep-alive mode whatever the client
+        # side does (http-server-close / httpclose: closed after each response)
+        if (
+            reusable
+            and self.mode == KAL
+            and self.req_complete
+            and conn.keepalive
+            and not self.tunnel
+            and not stopping
+        ):
             if conn.srv.backend.reuse == "never":
                 # kept for this client only, as HAProxy's session connection
                 # list (max-session-srv-conns: 10)
@@ -515,8 +604,6 @@ class HttpSession(asyncio.Protocol):
                 conn.srv.pool.put(conn)  # before the release, for a queued stream
         else:
             conn.transport.close()
-            if not conn.keepalive:
-                keep = False
         self._release()
         if not keep:
             self.state = DONE
@@ -567,7 +654,7 @@ class HttpSession(asyncio.Protocol):
     def _send_error(self, status: int) -> None:
         self.error = 0
         close = not (self.keepalive and self.req_complete) or self.runtime.stopping
-        be = self.fe.backend
+        be = self.be
         pages = ERROR_PAGES if be is None else be.pages
         page = pages[(status, close)]
         if pages is not ERROR_PAGES and not close:
@@ -592,13 +679,18 @@ class HttpSession(asyncio.Protocol):
 
     def on_timeout(self) -> None:
         state = self.state
-        if self.task is not None or (self.srv is None and self.out is not None):
+        if self.task is not None and self.server is None:
+            # `timeout connect`: a failed attempt, retried as a refused one
+            task, self.task = self.task, None
+            task.cancel()
+            self._connect_failed(timed_out=True)
+        elif self.task is not None or (self.srv is None and self.out is not None):
             # still queued or connecting
             if self.task is not None:
                 self.task.cancel()
                 self.task = None
             else:
-                self.fe.backend.unqueue(self)  # type: ignore[union-attr]
+                self.be.unqueue(self)  # type: ignore[union-attr]
             self._release()
             self._send_error(503)
         elif state == WAIT and self.server is not None and not self.server.headers_done:
@@ -630,8 +722,8 @@ class HttpSession(asyncio.Protocol):
         if self.task is not None:
             self.task.cancel()
             self.task = None
-        elif self.srv is None and self.out is not None and self.fe.backend is not None:
-            self.fe.backend.unqueue(self)
+        elif self.srv is None and self.out is not None and self.be is not None:
+            self.be.unqueue(self)
         conn = self.server
         if conn is not None:
             self.server = None

@@ -1,9 +1,13 @@
 """Frontends: where a stream goes, compiled once from the configuration.
 
-Routing order (configuration.txt §4.2 "use_backend"): the first
-unconditional ``use_backend``, else ``default_backend``, else the proxy itself
-when it has servers or backend capability (``listen``).  Conditional rules
-are refused at parse time until ACLs land.
+Routing order (configuration.txt §4.2 "use_backend"): the conditional
+``use_backend`` rules before the first unconditional one, in order, then that
+unconditional one, else ``default_backend``, else the proxy itself when it has
+servers or backend capability (``listen``).  In HTTP mode the conditions run
+per request (each request of a keep-alive connection is routed on its own:
+``HttpSession.be``); in TCP mode once, when the connection is accepted, and
+only conditions on the connection (``src``) are accepted: others need
+``tcp-request content`` inspection, not implemented yet.
 
 ``http-request return|deny|redirect`` and ``monitor-uri`` (configuration.txt
 §4.2) are compiled into the four possible responses (GET/HEAD x
@@ -15,15 +19,17 @@ then no work is done per request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from pyhaproxy.config.keywords.options import http_mode
 from pyhaproxy.config.model import BACKEND
+from pyhaproxy.dataplane.h1hdr import Forward
 from pyhaproxy.sample import RequestView
 
 if TYPE_CHECKING:
-    from pyhaproxy.config.model import Config, Proxy, Rule
+    from pyhaproxy.config.model import Config, Proxy, Rule, SwitchingRule
     from pyhaproxy.dataplane import Runtime
     from pyhaproxy.dataplane.backend import BackendRT
 
@@ -42,10 +48,13 @@ class FrontendRT:
         "backend",
         "runtime",
         "timeout_client",
+        "timeout_client_fin",
         "timeout_http_request",
         "timeout_keep_alive",
         "local",
         "rules",
+        "switch",
+        "modes",
     )
 
     def __init__(self, px: Proxy, backend: BackendRT | None, runtime: Runtime) -> None:
@@ -56,6 +65,7 @@ class FrontendRT:
         self.runtime = runtime
         t = px.settings.timeouts
         self.timeout_client = t.get("client")
+        self.timeout_client_fin = t.get("client-fin")  # half-closed client (tcp.py)
         self.timeout_http_request = t.get("http-request")
         # "If this parameter is not set, the "http-request" timeout applies,
         # and if both are not set, "timeout client" still applies"
@@ -64,6 +74,33 @@ class FrontendRT:
         )
         self.local: Local | None = None
         self.rules: Callable[[Any, bytes], Local | None] | None = None
+        # conditional use_backend rules: (test, backend), first match wins
+        self.switch: list[tuple[Callable[[RequestView], bool], BackendRT | None]] = []
+        # HTTP connection mode (h1hdr.KAL/SCL/CLO) and forwardfor/originalto
+        # headers with each backend (None: no backend)
+        opts = px.settings.options
+        self.modes: dict[BackendRT | None, tuple[int, Forward | None]] = {
+            None: (http_mode(opts), Forward(opts, {}) or None)
+        }
+
+    def select_tcp(self, transport: Any) -> BackendRT | None:
+        """The backend of a TCP connection (conditions on ``src`` only)."""
+        view = RequestView(b"", lambda: transport.get_extra_info("peername"))
+        for test, be in self.switch:
+            if test(view):
+                return be
+        return self.backend
+
+
+def conditional_rules(px: Proxy) -> list[SwitchingRule]:
+    """The conditional use_backend rules evaluated before the first
+    unconditional one (rules after it are never reached)."""
+    out = []
+    for rule in px.switching_rules:
+        if not rule.condition:
+            break
+        out.append(rule)
+    return out
 
 
 def route(config: Config, px: Proxy) -> str | None:
@@ -136,13 +173,6 @@ def compile_return(rule: Rule) -> Local:
     get = ((head + "\r\n").encode() + payload, (head + close + "\r\n").encode() + payload)
     hd = ((head + "\r\n").encode(), (head + close + "\r\n").encode())
     return (get, hd)
-
-
-def local_response(px: Proxy) -> Local | None:
-    for rule in px.settings.rules:
-        if rule.keyword == "http-request" and rule.words[1] == "return":
-            return compile_return(rule)
-    return None
 
 
 # HAProxy's built-in pages (src/http_htx.c http_err_msgs), as Debian's haproxy
@@ -245,31 +275,61 @@ def compile_redirect(rule: Rule) -> Callable[[RequestView], Local]:
     return scheme
 
 
-def compile_rules(px: Proxy, be_px: Proxy | None) -> Callable[[Any, bytes], Local | None] | None:
-    """The frontend's http-request rules (and monitor-uri), in order, as one
-    function ``(session, head bytes) → local answer | None`` (None: forward).
-
-    Rules of the backend the frontend defaults to run after the frontend's."""
+def _steps(p: Proxy) -> list[tuple[Any, Callable[[RequestView], Local]]]:
+    """A proxy's http-request rules as (condition test | None, action)."""
     steps: list[tuple[Any, Callable[[RequestView], Local]]] = []
+    for rule in p.settings.rules:
+        if rule.keyword != "http-request":
+            continue
+        action = rule.words[1]
+        if action == "return":
+            fixed = compile_return(rule)
+            act: Callable[[RequestView], Local] = lambda v, f=fixed: f  # noqa: E731
+        elif action == "deny":
+            fixed = compile_deny(rule)
+            act = lambda v, f=fixed: f  # noqa: E731
+        elif action == "redirect":
+            act = compile_redirect(rule)
+        else:
+            raise RouteError(f"[{rule.where}] : 'http-request {action}' is not implemented yet")
+        cond = rule.compiled.test if rule.compiled is not None else None
+        steps.append((cond, act))
+    return steps
+
+
+def _run_steps(steps: list, view: RequestView) -> Local | None:
+    for cond, act in steps:
+        if cond is None or cond(view):
+            return act(view)
+    return None
+
+
+def compile_rules(
+    px: Proxy,
+    be_px: Proxy | None,
+    switch: Sequence[tuple[Callable[[RequestView], bool], BackendRT | None, Proxy | None]] = (),
+    default: BackendRT | None = None,
+) -> Callable[[Any, bytes], Local | None] | None:
+    """The frontend's http-request rules (and monitor-uri), its conditional
+    use_backend rules, then the chosen backend's http-request rules, as one
+    function ``(session, head bytes) → local answer | None`` (None: forward;
+    ``session.be`` is set to the chosen backend).  ``switch``: (test,
+    backend, its proxy) per conditional rule; ``be_px``/``default``: where
+    the other requests go."""
     monitor = px.settings.extra.get("monitor-uri")
-    for p in (px, be_px) if be_px is not None and be_px is not px else (px,):
-        for rule in p.settings.rules:
-            if rule.keyword != "http-request":
-                continue
-            action = rule.words[1]
-            if action == "return":
-                fixed = compile_return(rule)
-                act: Callable[[RequestView], Local] = lambda v, f=fixed: f  # noqa: E731
-            elif action == "deny":
-                fixed = compile_deny(rule)
-                act = lambda v, f=fixed: f  # noqa: E731
-            elif action == "redirect":
-                act = compile_redirect(rule)
-            else:
-                raise RouteError(f"[{rule.where}] : 'http-request {action}' is not implemented yet")
-            cond = rule.compiled.test if rule.compiled is not None else None
-            steps.append((cond, act))
-    if not steps and monitor is None:
+    fe_steps = _steps(px)
+    cache: dict[int, list] = {}
+
+    def be_steps(p: Proxy | None) -> list:
+        if p is None or p is px:
+            return []
+        if id(p) not in cache:
+            cache[id(p)] = _steps(p)
+        return cache[id(p)]
+
+    default_steps = be_steps(be_px)
+    routes = [(test, be, be_steps(p)) for test, be, p in switch]
+    if not fe_steps and not default_steps and not routes and monitor is None:
         return None
     ok = page(200)
 
@@ -277,9 +337,18 @@ def compile_rules(px: Proxy, be_px: Proxy | None) -> Callable[[Any, bytes], Loca
         view = RequestView(head, lambda: sess.transport.get_extra_info("peername"))
         if monitor is not None and view.uri == monitor:
             return ok
-        for cond, act in steps:
-            if cond is None or cond(view):
-                return act(view)
-        return None
+        if fe_steps:
+            local = _run_steps(fe_steps, view)
+            if local is not None:
+                return local
+        steps = default_steps
+        if routes:
+            be = default
+            for test, target, target_steps in routes:
+                if test(view):
+                    be, steps = target, target_steps
+                    break
+            sess.be = be
+        return _run_steps(steps, view) if steps else None
 
     return run

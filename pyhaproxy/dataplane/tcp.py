@@ -8,7 +8,12 @@ Invariants:
   both transports close once both directions ended or either side fails;
 - the session deadline is ``timeout client`` after client activity and
   ``timeout server`` after server activity (``timeout connect`` while
-  connecting), checked by the timer wheel.
+  connecting, per attempt: a timed-out or refused attempt is retried as
+  ``retries`` / ``option redispatch`` say), checked by the timer wheel;
+  once connected ``timeout tunnel`` (if set) replaces both, and after a
+  half-close the half-closed side's ``timeout client-fin`` /
+  ``timeout server-fin`` (if set) replaces its timeout;
+- ``option abortonclose``: a client FIN while queued or connecting aborts.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ class TcpSession(asyncio.Protocol):
         "timeout_client",
         "timeout_server",
         "task",
+        "tries",
+        "be",
         "listener",
     )
 
@@ -86,13 +93,19 @@ class TcpSession(asyncio.Protocol):
         self.timeout_client = fe.timeout_client
         self.timeout_server = fe.backend.timeout_server if fe.backend else None
         self.task: asyncio.Task | None = None
+        self.tries = 0  # failed connect attempts (retries, redispatch)
+        self.be = fe.backend  # use_backend rules on `src` may change it
 
     # ---- protocol interface (client side) ----------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.fe.runtime.sessions.add(self)
-        be = self.fe.backend
+        be = self.be
+        if self.fe.switch:
+            be = self.be = self.fe.select_tcp(transport)
+            if be is not None:
+                self.timeout_server = be.timeout_server
         if be is None:
             self.close()
             return
@@ -130,43 +143,92 @@ class TcpSession(asyncio.Protocol):
 
     # ---- stream logic -------------------------------------------------------
 
-    def dequeued(self, srv: ServerRT) -> None:
+    def dequeued(self, srv: ServerRT, delay: float = 0.0) -> None:
         be = srv.backend
         self.srv = srv
-        self.wheel.arm(self, be.timeout_connect)
+        # `timeout connect` per attempt, after the turn-around delay
+        self.wheel.arm(self, (be.timeout_connect or 0) and be.timeout_connect + int(delay * 1000))
         self.task = asyncio.get_running_loop().create_task(
-            srv.connect(lambda: TcpServerSide(self), be.retries, be.turnaround)
+            srv.connect(lambda: TcpServerSide(self), delay)
         )
         self.task.add_done_callback(self._connected)
 
     def _connected(self, task: asyncio.Task) -> None:
+        if task is not self.task:
+            return  # an attempt given up (timed out) before it completed
         self.task = None
-        if task.cancelled() or task.exception() is not None:
+        if task.cancelled():
             self.close()
+            return
+        if task.exception() is not None:
+            self._connect_failed()
             return
         server = task.result()
         if self.closed:
             server.transport.close()
             return
         self.server = server
+        be = self.srv.backend  # type: ignore[union-attr]
+        if be.timeout_tunnel:
+            # no tcp-request content analyser: a tunnel from now on, whose
+            # timeout supersedes client and server (configuration.txt)
+            self.timeout_client = self.timeout_server = be.timeout_tunnel
         pending, self.pending = self.pending, None
         if pending:
             server.transport.write(b"".join(pending))
         if self.client_eof:
             server.transport.write_eof()
+            if be.timeout_server_fin:
+                self.timeout_server = be.timeout_server_fin
         else:
             self.transport.resume_reading()
         self.wheel.arm(self, self.timeout_client)
 
+    def _connect_failed(self, timed_out: bool = False) -> None:
+        """A connect attempt was refused or timed out: retry, maybe on
+        another server (``BackendRT.retry``), or give up."""
+        srv = self.srv
+        assert srv is not None
+        be = srv.backend
+        self.tries += 1
+        step = be.retry(srv, self.tries, timed_out)
+        if step is None:
+            self.close()
+            return
+        redispatch, delay = step
+        if not redispatch:
+            self.dequeued(srv, delay)
+            return
+        self.srv = None
+        be.release(srv)
+        got = be.acquire(self, avoid=srv)
+        if got is None:
+            self.close()
+        elif got is True:
+            self.wheel.arm(self, be.timeout_queue)
+        else:
+            self.dequeued(got)  # type: ignore[arg-type]
+
     def half_close(self, from_client: bool) -> None:
+        be = self.be
         if from_client:
             self.client_eof = True
+            if self.server is None and be is not None and be.abortonclose:
+                self.close()  # still queued or connecting: abort (option abortonclose)
+                return
             if self.server is not None and not self.server.transport.is_closing():
                 self.server.transport.write_eof()
+                # the server side is half-closed now: `timeout server-fin`
+                if be is not None and be.timeout_server_fin:
+                    self.timeout_server = be.timeout_server_fin
+                self.wheel.arm(self, self.timeout_server)
         else:
             self.server_eof = True
             if not self.transport.is_closing():
                 self.transport.write_eof()
+                if self.fe.timeout_client_fin:
+                    self.timeout_client = self.fe.timeout_client_fin
+                self.wheel.arm(self, self.timeout_client)
         if self.client_eof and self.server_eof:
             self.close()
 
@@ -176,6 +238,13 @@ class TcpSession(asyncio.Protocol):
         self.close()
 
     def on_timeout(self) -> None:
+        task = self.task
+        if task is not None and self.server is None:
+            # `timeout connect`: a failed attempt, retried as a refused one
+            self.task = None
+            task.cancel()
+            self._connect_failed(timed_out=True)
+            return
         self.close()
 
     def close(self) -> None:
@@ -186,10 +255,10 @@ class TcpSession(asyncio.Protocol):
         fe = self.fe
         if self.task is not None:
             self.task.cancel()
-        elif self.srv is None and fe.backend is not None:
-            fe.backend.unqueue(self)
+        elif self.srv is None and self.be is not None:
+            self.be.unqueue(self)
         if self.srv is not None:
-            fe.backend.release(self.srv)  # type: ignore[union-attr]
+            self.srv.backend.release(self.srv)
         if self.server is not None:
             self.server.transport.close()
         self.transport.close()

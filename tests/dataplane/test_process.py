@@ -118,9 +118,9 @@ backend be
 @pytest.mark.parametrize(
     "line,what",
     [
-        ("    use_backend be if TRUE", "'use_backend if <condition>'"),
+        ("    use_backend be if WAIT_END", "'predefined ACL 'WAIT_END' in a condition'"),
         ("    http-request set-header X y", "'http-request set-header'"),
-        ("    timeout tunnel 5s", "'timeout tunnel'"),
+        ("    timeout tarpit 5s", "'timeout tarpit'"),
         ("    bind 127.0.0.1:{p2} ssl crt /nonexistent", None),
         ("    server s9 127.0.0.1:9 check", "'server check'"),
     ],

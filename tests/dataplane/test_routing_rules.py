@@ -142,24 +142,6 @@ def test_config_alerts_match_haproxy(tmp_path):
     assert alerts == _alerts(ref.stdout + ref.stderr)
 
 
-def test_conditional_use_backend_refuses_to_start(launcher, port):
-    proc = launcher.start(
-        f"""{DEFAULTS}
-frontend fe
-    mode http
-    bind 127.0.0.1:{port}
-    use_backend be if {{ path_beg /api }}
-    default_backend be
-backend be
-    mode http
-    server s1 127.0.0.1:9
-"""
-    )
-    assert proc.wait(10) != 0
-    log = proc.log_path.read_text()  # type: ignore[attr-defined]
-    assert "use_backend if <condition>" in log and "not implemented" in log
-
-
 @pytest.mark.parametrize("path", [b"/health", b"/deny", b"/loc"])
 def test_head_answers_match_haproxy(pair, path):
     import socket

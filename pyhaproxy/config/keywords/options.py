@@ -128,9 +128,32 @@ for _name in (
 
 _LOG_OPTIONS = frozenset({"httplog", "httpslog", "tcplog"})
 
+# options whose behaviour the data plane has; others record themselves pending
+IMPLEMENTED = frozenset(
+    {"http-keep-alive", "http-server-close", "httpclose", "forwardfor", "originalto"}
+)
+# backend connection options the data plane has (dataplane/backend.py)
+IMPLEMENTED |= {"abortonclose", "redispatch"}
+# HAProxy's PR_O_HTTP_MODE: one connection mode per proxy, the last one set wins
+HTTP_MODES = ("http-keep-alive", "http-server-close", "httpclose")
 
-@keyword("option", sections=("defaults", "proxy"), negatable=True)
+
+def http_mode(options: dict) -> int:
+    """0 keep-alive (the default), 1 http-server-close, 2 httpclose."""
+    if options.get("httpclose"):
+        return 2
+    return 1 if options.get("http-server-close") else 0
+
+
+@keyword("option", sections=("defaults", "proxy"), negatable=True, implemented=True)
 def _option(ctx: Context) -> None:
+    _option_line(ctx)
+    name = ctx.words[1]
+    if name not in IMPLEMENTED:
+        ctx.pending(f"option {name}")
+
+
+def _option_line(ctx: Context) -> None:
     name = ctx.words[1] if len(ctx.words) > 1 else ""
     opt = OPTIONS.get(name)
     if not name:
@@ -170,6 +193,9 @@ def _option(ctx: Context) -> None:
             need = "frontend" if opt.cap & FRONTEND else "backend"
             ctx.warn(f"'option {name}' ignored because {ctx.label} has no {need} capability.")
         return
+    if name in HTTP_MODES:
+        for other in HTTP_MODES:
+            ctx.settings.options.pop(other, None)
     ctx.settings.options[name] = value
     if name == "redispatch" and value and len(value) > 1:
         parse_time(value[1], "option redispatch")

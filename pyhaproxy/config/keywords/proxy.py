@@ -109,43 +109,14 @@ def _never(view: object) -> bool:
     return False
 
 
-# configuration.txt §7.4 "Pre-defined ACLs"
-_PREDEFINED_ACLS = frozenset(
-    {
-        "FALSE",
-        "HTTP",
-        "HTTP_1.0",
-        "HTTP_1.1",
-        "HTTP_CONTENT",
-        "HTTP_URL_ABS",
-        "HTTP_URL_SLASH",
-        "HTTP_URL_STAR",
-        "LOCALHOST",
-        "METH_CONNECT",
-        "METH_DELETE",
-        "METH_GET",
-        "METH_HEAD",
-        "METH_OPTIONS",
-        "METH_POST",
-        "METH_PUT",
-        "METH_TRACE",
-        "RDP_COOKIE",
-        "REQ_CONTENT",
-        "TRUE",
-        "WAIT_END",
-    }
-)
-
-
 @keyword("use_backend", sections=("proxy",), cap=FRONTEND, implemented=True)
 def _use_backend(ctx: Context) -> None:
     if not _arg(ctx):
         raise ConfigError("'use_backend' requires a backend name.")
     cond = ctx.words[2:]
+    # HTTP: evaluated per request; TCP: at accept, on `src` only (dataplane)
     compiled = check_condition(ctx, cond, "switching rule")
-    if cond:  # evaluated per request: not wired into the stream yet
-        ctx.pending(f"use_backend {cond[0]} <condition>")
-    elif "%[" in _arg(ctx):
+    if "%[" in _arg(ctx):
         ctx.pending("use_backend %[<sample>]")
     ctx.proxy.switching_rules.append(SwitchingRule(ctx.where, _arg(ctx), cond, compiled))
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 SERVER_OPTIONS: Table[Param] = Table("server option")
 # options the data plane acts on (pyhaproxy/dataplane/backend.py); others refuse to start
-IMPLEMENTED_OPTIONS = frozenset({"weight", "backup", "no-backup", "disabled", "enabled", "maxconn"})
+IMPLEMENTED_OPTIONS = frozenset(
+    {"weight", "backup", "no-backup", "disabled", "enabled", "maxconn", "maxqueue"}
+)
 
 
 def _weight(name: str, word: str, ctx: Context | None = None) -> int:

@@ -26,7 +26,19 @@ TIMEOUTS = {
     "server-fin": BACKEND,
 }
 # timeouts the data plane enforces (pyhaproxy/dataplane/); the others refuse to start
-IMPLEMENTED = frozenset({"client", "server", "connect", "queue", "http-request", "http-keep-alive"})
+IMPLEMENTED = frozenset(
+    {
+        "client",
+        "server",
+        "connect",
+        "queue",
+        "http-request",
+        "http-keep-alive",
+        "tunnel",  # tcp.py, http.py (Upgrade)
+        "client-fin",  # tcp.py: the half-closed side's timeout
+        "server-fin",
+    }
+)
 # deprecated aliases still accepted by HAProxy 2.6
 ALIASES = {"clitimeout": "client", "srvtimeout": "server", "contimeout": "connect"}
 
