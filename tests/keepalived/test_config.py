@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import ipaddress
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -332,7 +333,7 @@ def test_v3_with_authentication_warns_and_drops_it(tmp_path):
 
 def run_t(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(REPO / ".venv/bin/python"), "-m", "pyhaproxy.keepalived.cli", "-t", "-f", str(path)],
+        [sys.executable, "-m", "pyhaproxy.keepalived.cli", "-t", "-f", str(path)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -406,7 +407,7 @@ def test_config_test_verdicts_match_debian_keepalived(make_lab, tmp_path):
                 "netns",
                 "exec",
                 lab.nodes[0],
-                str(REPO / ".venv/bin/python"),
+                sys.executable,
                 "-m",
                 "pyhaproxy.keepalived.cli",
                 "-t",
