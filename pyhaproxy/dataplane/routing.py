@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.config.keywords.options import http_mode
 from pyhaproxy.config.model import BACKEND
+from pyhaproxy.dataplane.errors import ERROR_PAGES
 from pyhaproxy.dataplane.h1hdr import Forward
 from pyhaproxy.sample import RequestView
 
@@ -175,46 +176,14 @@ def compile_return(rule: Rule) -> Local:
     return (get, hd)
 
 
-# HAProxy's built-in pages (src/http_htx.c http_err_msgs), as Debian's haproxy
-# 2.6 sends them; 400 and 408 always close.
-PAGES = {
-    200: ("200 OK", "Service ready."),
-    400: ("400 Bad request", "Your browser sent an invalid request."),
-    401: ("401 Unauthorized", "You need a valid user and password to access this content."),
-    403: ("403 Forbidden", "Request forbidden by administrative rules."),
-    404: ("404 Not Found", "The resource could not be found."),
-    405: (
-        "405 Method Not Allowed",
-        "A request was made of a resource using a request method not supported by that resource",
-    ),
-    407: ("407 Unauthorized", "You need a valid user and password to access this content."),
-    408: ("408 Request Time-out", "Your browser didn't send a complete request in time."),
-    410: ("410 Gone", "The resource is no longer available and will not be available again."),
-    413: ("413 Payload Too Large", "The request entity exceeds the maximum allowed."),
-    425: ("425 Too Early", "Your browser sent early data."),
-    429: ("429 Too Many Requests", "You have sent too many requests in a given amount of time."),
-    500: ("500 Internal Server Error", "An internal server error occurred."),
-    501: (
-        "501 Not Implemented",
-        ".The server does not support the functionality required to fulfill the request.",
-    ),
-    502: ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
-    503: ("503 Service Unavailable", "No server is available to handle this request."),
-    504: ("504 Gateway Time-out", "The server didn't respond in time."),
-}
-
-
 def page(status: int) -> Local:
-    title, text = PAGES[status]
-    body = f"<html><body><h1>{title}</h1>\n{text}\n</body></html>\n".encode()
-    head = (
-        f"HTTP/1.1 {title}\r\ncontent-length: {len(body)}\r\n"
-        "cache-control: no-cache\r\ncontent-type: text/html\r\n"
-    )
-    always = status in (400, 408)
-    keep = (head + ("connection: close\r\n" if always else "") + "\r\n").encode()
-    close = (head + "connection: close\r\n\r\n").encode()
-    return ((keep + body, close + body), (keep, close))
+    """HAProxy's built-in page for ``status`` (errors.py), for GET and HEAD."""
+    keep, close = ERROR_PAGES[(status, False)], ERROR_PAGES[(status, True)]
+
+    def head_of(msg: bytes) -> bytes:
+        return msg[: msg.index(b"\r\n\r\n") + 4]
+
+    return ((keep, close), (head_of(keep), head_of(close)))
 
 
 def _redirect_bytes(code: int, location: str) -> Local:
@@ -237,7 +206,7 @@ def compile_deny(rule: Rule) -> Local:
         raise RouteError(
             f"[{rule.where}] : 'http-request deny' : '{words[0]}' is not implemented yet"
         )
-    if status not in PAGES:
+    if (status, False) not in ERROR_PAGES:
         raise RouteError(f"[{rule.where}] : status code '{status}' not handled")
     return page(status)
 
