@@ -147,6 +147,19 @@ class BackendRT:
             return True
         return None
 
+    def assign(self, sess: Any, avoid: ServerRT | None = None) -> bool:
+        """Give ``sess`` a server now (its ``dequeued(server)``) or a place
+        in the queue (``timeout queue`` armed); False when neither is
+        possible."""
+        got = self.acquire(sess, avoid)
+        if got is None:
+            return False
+        if got is True:
+            sess.wheel.arm(sess, self.timeout_queue)
+        else:
+            sess.dequeued(got)
+        return True
+
     def retry(
         self, srv: ServerRT, tries: int, timed_out: bool = False
     ) -> tuple[bool, float] | None:

@@ -518,19 +518,13 @@ class HttpSession(asyncio.Protocol):
         be = srv.backend
         self.tries += 1
         step = be.retry(srv, self.tries, timed_out)
-        got: ServerRT | bool | None = None
         if step is not None:
             redispatch, delay = step
             if not redispatch:
                 self._connect(srv, delay)
                 return
             self._release()
-            got = be.acquire(self, avoid=srv)
-            if got is True:
-                self.wheel.arm(self, be.timeout_queue)
-                return
-            if got is not None:
-                self.dequeued(got)  # type: ignore[arg-type]
+            if be.assign(self, avoid=srv):
                 return
         self.out = None
         self._release()

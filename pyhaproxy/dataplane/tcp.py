@@ -106,16 +106,8 @@ class TcpSession(asyncio.Protocol):
             be = self.be = self.fe.select_tcp(transport)
             if be is not None:
                 self.timeout_server = be.timeout_server
-        if be is None:
+        if be is None or not be.assign(self):
             self.close()
-            return
-        got = be.acquire(self)
-        if got is None:
-            self.close()
-        elif got is True:
-            self.wheel.arm(self, be.timeout_queue)
-        else:
-            self.dequeued(got)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         server = self.server
@@ -201,13 +193,8 @@ class TcpSession(asyncio.Protocol):
             return
         self.srv = None
         be.release(srv)
-        got = be.acquire(self, avoid=srv)
-        if got is None:
+        if not be.assign(self, avoid=srv):
             self.close()
-        elif got is True:
-            self.wheel.arm(self, be.timeout_queue)
-        else:
-            self.dequeued(got)  # type: ignore[arg-type]
 
     def half_close(self, from_client: bool) -> None:
         be = self.be
