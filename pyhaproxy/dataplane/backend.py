@@ -23,8 +23,20 @@ if TYPE_CHECKING:
     from pyhaproxy.config.model import Proxy, Server
 
 
+# operational states (HAProxy's SRV_ST_*): set by health checks, tracking
+# and the runtime API's "set server health"; admin flags (SRV_ADMF_*) by
+# "disabled", "disable server", "set server state"
+UP, STOPPING, DOWN = "UP", "NOLB", "DOWN"
+
+
 class ServerRT:
-    """A server as the data plane sees it; counters are plain attributes."""
+    """A server as the data plane sees it; counters are plain attributes.
+
+    State changes go through ``set_maint``, ``set_drain``, ``set_state`` and
+    ``set_weight`` only: they recompute ``eligible`` (may take new traffic)
+    and tell the balancer (``lb.update(server)``) and the ``watchers``
+    (callables ``(server)``, e.g. tracking servers, the stats) once.
+    """
 
     __slots__ = (
         "name",
@@ -33,8 +45,14 @@ class ServerRT:
         "host",
         "port",
         "weight",
+        "uweight",
+        "iweight",
         "backup",
-        "enabled",
+        "maint",
+        "drain",
+        "state",
+        "eligible",
+        "watchers",
         "maxconn",
         "maxqueue",
         "cur",
@@ -51,9 +69,15 @@ class ServerRT:
         self.family = addr.family
         self.host = addr.host
         self.port = addr.port
-        self.weight = opts.get("weight", 1)
+        # iweight: the configured weight; uweight: the current user weight
+        # ("set weight"); weight: the effective one the balancers read
+        self.iweight = self.uweight = self.weight = opts.get("weight", 1)
         self.backup = bool(opts.get("backup")) and not opts.get("no-backup")
-        self.enabled = not (opts.get("disabled") and not opts.get("enabled"))
+        self.maint = bool(opts.get("disabled")) and not opts.get("enabled")
+        self.drain = False
+        self.state = UP
+        self.eligible = False
+        self.watchers: list[Any] = []
         self.maxconn = opts.get("maxconn") or 0
         # a server's own queue only holds streams assigned to it by persistence
         # (cookie, stick tables: not implemented), so with the round robin
@@ -63,9 +87,48 @@ class ServerRT:
         self.cur = 0
         self.total = 0
         self.pool = Pool()
+        self._recompute()
+
+    def _recompute(self) -> None:
+        self.weight = 0 if self.drain else self.uweight
+        self.eligible = not self.maint and self.state == UP and self.weight > 0
+
+    def _changed(self) -> None:
+        self._recompute()
+        lb = getattr(self.backend, "lb", None)
+        if lb is not None:
+            lb.update(self)
+        for watch in self.watchers:
+            watch(self)
+
+    def set_maint(self, on: bool) -> None:
+        if self.maint != on:
+            self.maint = on
+            self._changed()
+
+    def set_drain(self, on: bool) -> None:
+        if self.drain != on:
+            self.drain = on
+            self._changed()
+
+    def set_state(self, state: str) -> None:
+        """``UP``, ``STOPPING`` (no new traffic) or ``DOWN``."""
+        if self.state != state:
+            self.state = state
+            self._changed()
+
+    def set_weight(self, weight: int) -> None:
+        if self.uweight != weight:
+            self.uweight = weight
+            self._changed()
+
+    @property
+    def enabled(self) -> bool:
+        """Could serve once a slot frees (not in maintenance, running)."""
+        return self.eligible
 
     def usable(self) -> bool:
-        return self.enabled and self.weight > 0 and (not self.maxconn or self.cur < self.maxconn)
+        return self.eligible and (not self.maxconn or self.cur < self.maxconn)
 
     async def connect(self, factory: Any, delay: float = 0.0) -> Any:
         """One connection attempt, after ``delay`` seconds (the turn-around

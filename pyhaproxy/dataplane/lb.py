@@ -43,6 +43,10 @@ class RoundRobin:
     def pick(self) -> ServerRT | None:
         return self._pick(self.active) or self._pick(self.backup)
 
+    def update(self, srv: ServerRT) -> None:
+        """A server's state or weight changed (``ServerRT._changed``)."""
+        self._cur[id(srv)] = 0
+
     def has_candidates(self) -> bool:
         """True if some server could serve once a connection slot frees."""
-        return any(s.enabled and s.weight for s in self.active + self.backup)
+        return any(s.eligible for s in self.active + self.backup)

@@ -13,6 +13,7 @@ class Srv:
     def __init__(self, name, weight=1, backup=False, enabled=True, maxconn=0):
         self.name, self.weight, self.backup, self.enabled = name, weight, backup, enabled
         self.maxconn, self.cur = maxconn, 0
+        self.eligible = enabled and weight > 0
 
     def usable(self):
         return self.enabled and self.weight > 0 and (not self.maxconn or self.cur < self.maxconn)
