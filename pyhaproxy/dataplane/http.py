@@ -7,8 +7,8 @@ are.  Per client connection (``HttpSession``):
   HAProxy waits for the whole header block), then everything is streamed;
 - one request at a time: bytes of a next request that arrive before the
   response ended are kept and reading pauses (pipelining is served in order;
-  a pipelined request following a request *with a body* in the same segment
-  is not split correctly yet);
+  the end of a request is found from its Content-Length, or by walking the
+  chunk sizes of a chunked body, ``ChunkWalker``);
 - the response headers are gathered too, so a server that fails before them
   yields HAProxy's 502 page, one too slow yields 504, none usable 503;
 - a server connection is reused when both messages allowed keep-alive; it is
@@ -55,6 +55,55 @@ if TYPE_CHECKING:
 _HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r]*?)[ \t]*\r", re.IGNORECASE)
 
 
+# a request body's framing, for the pipelining split (check_head)
+_CLEN = re.compile(rb"\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\ntransfer-encoding[ \t]*:[^\r]*chunked", re.IGNORECASE)
+CHUNKED = -(1 << 62)
+
+
+class ChunkWalker:
+    """Follows the framing of a chunked request body (RFC 9112 §7.1) to find
+    where it ends; only chunked requests pay for it (the pipelining split)."""
+
+    __slots__ = ("left", "state", "line")
+
+    SIZE, DATA, TRAILER = range(3)
+
+    def __init__(self) -> None:
+        self.left = 0  # chunk data + CRLF bytes still to skip
+        self.state = self.SIZE
+        self.line = b""  # a size or trailer line cut by a segment end
+
+    def feed(self, data: bytes, pos: int) -> int:
+        """Walk ``data`` from ``pos``; the offset just after the message, or -1."""
+        n = len(data)
+        while pos < n:
+            if self.state == self.DATA:
+                step = min(self.left, n - pos)
+                pos += step
+                self.left -= step
+                if not self.left:
+                    self.state = self.SIZE
+                continue
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                self.line += data[pos:]
+                return -1
+            line = (self.line + data[pos:eol]).rstrip(b"\r")
+            self.line = b""
+            pos = eol + 1
+            if self.state == self.TRAILER:
+                if not line:
+                    return pos
+                continue
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size:
+                self.left, self.state = size + 2, self.DATA
+            else:
+                self.state = self.TRAILER
+        return -1
+
+
 class HeadError(Exception):
     """A message head HAProxy's H1 parser refuses (400 / 502)."""
 
@@ -69,23 +118,36 @@ def http_limits(tune: dict) -> tuple[int, int]:
     return bufsize - maxrewrite, tune.get("tune.http.maxhdr") or 101
 
 
-def check_head(head: list[bytes] | None, chunk: bytes, limits: tuple[int, int], req: bool) -> None:
+def check_head(head: list[bytes] | None, chunk: bytes, limits: tuple[int, int], req: bool) -> int:
     """Refuse what httptools accepts but haproxy 2.6 does not: a head larger
     than ``tune.bufsize - tune.maxrewrite``, ``tune.http.maxhdr`` headers or
     more, a request line without an HTTP version (HTTP/0.9), and two Host
-    headers that differ.  ``head`` + ``chunk`` start with the message."""
+    headers that differ.  ``head`` + ``chunk`` start with the message.
+
+    For a request, returns where its body would end relative to the end of
+    ``chunk``: ``Content-Length`` (or ``CHUNKED``) minus the body bytes
+    already in ``chunk``; the pipelining split uses it."""
     buf = b"".join(head) + chunk if head else chunk
     end = buf.find(b"\r\n\r\n")
     max_head, max_hdr = limits
     if end < 0 or end + 4 > max_head or buf.count(b"\n", 0, end) >= max_hdr:
         raise HeadError
-    if req:
-        first = buf.find(b"\r\n")
-        if buf[first - 9 : first - 3] != b" HTTP/":
-            raise HeadError
-        hosts = _HOST.findall(buf, 0, end + 2)
-        if len(hosts) > 1 and any(h.lower() != hosts[0].lower() for h in hosts):
-            raise HeadError
+    if not req:
+        return 0
+    first = buf.find(b"\r\n")
+    if buf[first - 9 : first - 3] != b" HTTP/":
+        raise HeadError
+    hosts = _HOST.findall(buf, 0, end + 2)
+    if len(hosts) > 1 and any(h.lower() != hosts[0].lower() for h in hosts):
+        raise HeadError
+    length = 0
+    if b"ength" in buf or b"ENGTH" in buf:  # most requests have no body
+        m = _CLEN.search(buf, 0, end + 2)
+        if m is not None:
+            length = int(m.group(1))
+    elif _CHUNKED.search(buf, 0, end + 2):
+        length = CHUNKED
+    return length - (len(buf) - end - 4)
 
 
 MAX_SESSION_SRV_CONNS = 10  # HAProxy's max-session-srv-conns default
@@ -250,6 +312,8 @@ class HttpSession(asyncio.Protocol):
         "head_req",
         "req_complete",
         "pipelined",
+        "body_left",
+        "walker",
         "tunnel",
         "closed",
         "reused",
@@ -291,6 +355,8 @@ class HttpSession(asyncio.Protocol):
         self.task: asyncio.Task | None = None
         self.keepalive = self.head_req = self.req_complete = False
         self.pipelined = self.tunnel = self.closed = self.reused = False
+        self.body_left = 0  # body bytes of this request still to come (check_head)
+        self.walker: ChunkWalker | None = None  # a chunked request body's framing
         self.sent_head: bytes | None = None
         self.deadline: float | None = None
         self.timer_slot: int | None = None
@@ -341,6 +407,10 @@ class HttpSession(asyncio.Protocol):
             self.wheel.arm(self, self.timeout_client)
         if state == HEAD:
             self.chunk = data
+        elif self.walker is None:
+            self.body_left -= len(data)
+        else:
+            self._walk(data, 0)
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
@@ -421,8 +491,15 @@ class HttpSession(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self.pipelined:
             return
-        check_head(self.head, self.chunk, self.runtime.http_limits, True)
+        left = check_head(self.head, self.chunk, self.runtime.http_limits, True)
+        chunk = self.chunk
         self.chunk = b""
+        self.walker = None
+        if left > CHUNKED // 2:
+            self.body_left = left
+        else:  # chunked: walk its framing from the body's first byte
+            self.walker = ChunkWalker()
+            self._walk(chunk, len(chunk) - (CHUNKED - left))
         parser = self.parser
         self.keepalive = parser.should_keep_alive()
         self.head_req = parser.get_method() == b"HEAD"
@@ -436,14 +513,20 @@ class HttpSession(asyncio.Protocol):
 
     # ---- stream logic -------------------------------------------------------
 
+    def _walk(self, data: bytes, pos: int) -> None:
+        end = self.walker.feed(data, pos)  # type: ignore[union-attr]
+        if end >= 0:
+            self.walker = None
+            self.body_left = end - len(data)
+
     def _split(self, data: bytes) -> bytes:
-        """Keep what follows the request that ended in ``data`` for later."""
-        prefix = b"".join(self.head) if self.head else b""
-        end = max((prefix + data).find(b"\r\n\r\n") + 4 - len(prefix), 0)
-        tail = data[end:]
-        self.stash = tail if self.stash is None else tail + self.stash
+        """Keep what follows the request that ended in ``data`` for later:
+        it ends ``body_left`` bytes from the end of ``data`` (minus: before)."""
         self.pipelined = False
         self.parser = HttpRequestParser(self)
+        end = min(max(len(data) + self.body_left, 0), len(data))
+        tail = data[end:]
+        self.stash = tail if self.stash is None else tail + self.stash
         return data[:end]
 
     def _start(self) -> None:

@@ -7,6 +7,7 @@ import http.client
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -120,6 +121,41 @@ def test_pipelined_requests(launcher, port, http_servers):
         while len(data) < len(expected):
             data += s.recv(65536)
         assert data == expected
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"POST /p1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /p1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\nX-Trailer: 1\r\n\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+@pytest.mark.parametrize("split", [None, 7, 60], ids=["one-segment", "cut-7", "cut-60"])
+def test_pipelined_after_request_with_body(launcher, port, http_servers, first, split):
+    """The next request starts right after the body, wherever segments cut."""
+    launcher.start(http_cfg(port, http_servers[:1]), wait=port)
+    second = b"GET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
+    payload = first + second
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if split is None:
+            s.sendall(payload)
+        else:
+            cut = len(first) - split
+            s.sendall(payload[:cut])
+            time.sleep(0.2)
+            s.sendall(payload[cut:])
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"sha=e3b0c44298fc1c14"):
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    one, two = data.split(b"HTTP/1.1 ")[1:]
+    sha = hashlib.sha256(b"hello").hexdigest()[:16].encode()
+    assert one.endswith(b"a POST /p1 len=5 sha=" + sha)
+    assert two.endswith(b"a GET /p2 len=0 sha=e3b0c44298fc1c14")
 
 
 def test_curl_through_proxy(launcher, port, http_servers):

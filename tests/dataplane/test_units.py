@@ -86,3 +86,15 @@ def test_error_pages_shape():
     page = ERROR_PAGES[(503, False)]
     assert page.startswith(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\n")
     assert b"connection: close" in ERROR_PAGES[(503, True)]
+
+
+def test_chunk_walker_finds_the_end_wherever_segments_cut():
+    from pyhaproxy.dataplane.http import ChunkWalker
+
+    body = b"5\r\nhello\r\n1a;x=y\r\n" + b"z" * 26 + b"\r\n0\r\nT: 1\r\n\r\n"
+    tail = b"GET / HTTP/1.1\r\n"
+    for cut in range(1, len(body)):
+        w = ChunkWalker()
+        assert w.feed(body[:cut], 0) == -1
+        assert w.feed(body[cut:] + tail, 0) == len(body) - cut
+    assert ChunkWalker().feed(b"xx" + body + tail, 2) == len(body) + 2
