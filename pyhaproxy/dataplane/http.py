@@ -20,9 +20,8 @@ are.  Per client connection (``HttpSession``):
   ``connect``/``queue`` (503), ``server`` until the response head (504),
   ``http-keep-alive`` between requests (silent close);
 - ``Upgrade`` (101) switches the connection to a byte tunnel, whose idle
-  timeout is ``timeout tunnel`` when set (a half-close of either side
-  still ends the whole tunnel: ``timeout client-fin``/``server-fin`` only
-  act in ``mode tcp`` for now);
+  timeout is ``timeout tunnel`` when set; a half-close of either side goes
+  on to the other (``timeout client-fin``/``server-fin`` from then);
 - a connect attempt refused or timed out is retried (``retries``,
   ``option redispatch``, ``BackendRT.retry``); ``option abortonclose``
   drops a queued/connecting request whose client sent its FIN;
@@ -245,6 +244,10 @@ class HttpServerSide(asyncio.Protocol):
             sess.response_done(self)
 
     def eof_received(self) -> bool:
+        sess = self.sess
+        if sess is not None and sess.tunnel and self.headers_done:
+            self.done = True  # this direction of the tunnel ended
+            return sess.tunnel_eof(from_client=False)
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -460,6 +463,9 @@ class HttpSession(asyncio.Protocol):
                 self.wheel.arm(self, self.timeout_server)
 
     def eof_received(self) -> bool:
+        if self.tunnel and self.server is not None:
+            self.eof = True
+            return self.tunnel_eof(from_client=True)
         if self.state in (IDLE, HEAD) and self.stash is None:
             self.close()
             return False
@@ -707,6 +713,28 @@ class HttpSession(asyncio.Protocol):
             self.close()
         else:
             self.transport.resume_reading()
+
+    def tunnel_eof(self, from_client: bool) -> bool:
+        """A half-close in a tunnel goes on to the other side, whose
+        ``timeout server-fin`` / ``client-fin`` (if set) applies from then
+        (configuration.txt §4 "timeout client-fin"); both ended: close."""
+        server = self.server
+        assert server is not None
+        if self.eof and server.done:
+            self.close()
+            return False
+        if from_client:
+            server.transport.write_eof()
+            fin = server.srv.backend.timeout_server_fin
+            if fin:
+                self.timeout_server = fin
+            self.wheel.arm(self, self.timeout_server)
+        else:
+            self.transport.write_eof()
+            if self.fe.timeout_client_fin:
+                self.timeout_client = self.fe.timeout_client_fin
+            self.wheel.arm(self, self.timeout_client)
+        return True
 
     def server_failed(self, status: int, retry: bool = False) -> None:
         """The server connection failed before a complete response head."""

@@ -147,3 +147,36 @@ def test_server_fin_timeout_after_the_client_closed_its_side(proxy, port):  # no
             assert 0.2 < idle < 2.0, idle
     finally:
         srv.close()
+
+
+async def _upgrade_then_count(reader, writer, stats) -> None:
+    """Switches protocols, reads until the client's FIN, then answers how
+    many bytes came, and closes."""
+    await reader.readuntil(b"\r\n\r\n")
+    stats.requests += 1
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+    got = 0
+    while chunk := await reader.read(65536):
+        got += len(chunk)
+    writer.write(b"got %d" % got)
+    await writer.drain()
+
+
+def test_half_close_in_an_http_tunnel_goes_on_to_the_server(proxy, port):  # noqa: F811
+    srv = Background(_upgrade_then_count)
+    try:
+        proxy(_cfg(port, srv.port, "http"), port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            s.sendall(b"abc" * 1000)
+            s.shutdown(socket.SHUT_WR)  # the answer still comes back
+            data = head.partition(b"\r\n\r\n")[2]
+            while chunk := s.recv(65536):
+                data += chunk
+        assert data == b"got 3000"
+    finally:
+        srv.close()
