@@ -42,6 +42,10 @@ def run(config: Config, reporter: Reporter) -> int:
                 config, px, px.settings.default_backend[0], "default_backend", reporter
             )
         _missing_timeouts(px, reporter)
+        if px.cap & BACKEND and "dispatch" in px.settings.extra and px.settings.balance:
+            reporter.warning(
+                f"dispatch address of proxy '{px.name}' will be ignored in balance mode."
+            )
     return errors
 
 

@@ -168,7 +168,7 @@ class BackendRT:
         t = px.settings.timeouts
         self.name = px.name
         self.mode = px.mode
-        self.servers = [ServerRT(s, self) for s in px.servers]
+        self.servers = [ServerRT(s, self) for s in configured_servers(px)]
         self.lb = RoundRobin(self.servers)
         self.queue: deque[Any] = deque()
         self.timeout_server = t.get("server")
@@ -276,9 +276,19 @@ class BackendRT:
             s.pool.purge()
 
 
+def configured_servers(px: Proxy) -> list[Server]:
+    """The servers a backend balances over; a backend not in balance mode
+    with ``dispatch ADDR:PORT`` sends everything there (HAProxy's
+    ``PR_O_DISPATCH``: its ``server`` lines are then not used)."""
+    dispatch = px.settings.extra.get("dispatch")
+    if dispatch is not None and not px.settings.balance:
+        return [dispatch]
+    return px.servers
+
+
 def resolve(px: Proxy) -> None:
     """Resolve server host names once, at start (as HAProxy's init-addr last,libc)."""
-    for s in px.servers:
+    for s in configured_servers(px):
         a = s.address
         if a is None or a.family not in ("ipv4", "ipv6") or not a.host:
             continue

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from tests.dataplane.conftest import DEFAULTS
-from tests.dataplane.servers import Background, echo_tcp
+from tests.dataplane.servers import Background, echo_tcp, free_port
+from tests.dataplane.wsutil import proxy  # noqa: F401
 
 
 @pytest.fixture
@@ -78,3 +79,24 @@ listen li
     launcher.start(cfg, wait=port)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         assert s.recv(10) == b""
+
+
+def test_dispatch_takes_every_connection_of_a_backend_not_in_balance_mode(proxy, port):  # noqa: F811
+    """``dispatch`` wins over the ``server`` lines (the server here refuses
+    connections) when no ``balance`` is set, as in haproxy 2.6."""
+    srv = Background(echo_tcp)
+    dead = free_port()
+    try:
+        conf = f"""{DEFAULTS}
+listen li
+    mode tcp
+    bind 127.0.0.1:{port}
+    dispatch 127.0.0.1:{srv.port}
+    server s1 127.0.0.1:{dead}
+"""
+        proxy(conf, port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"via dispatch")
+            assert s.recv(100) == b"via dispatch"
+    finally:
+        srv.close()

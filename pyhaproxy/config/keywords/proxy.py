@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyhaproxy.config.model import BACKEND, FRONTEND, Acl, SwitchingRule
+from pyhaproxy.config.model import BACKEND, FRONTEND, Acl, Server, SwitchingRule
 from pyhaproxy.config.registry import ConfigError, keyword
-from pyhaproxy.config.units import parse_uint
+from pyhaproxy.config.units import parse_address, parse_uint
 from pyhaproxy.sample import AclError, AclPending, Condition, compile_condition, parse_expression
 
 if TYPE_CHECKING:
@@ -223,7 +223,21 @@ def _errorfile(ctx: Context) -> None:
     ctx.settings.errorfiles[code] = path
 
 
-@keyword("dispatch", sections=("proxy",), cap=BACKEND)
+@keyword("dispatch", sections=("proxy",), cap=BACKEND, implemented=True)
+def _dispatch(ctx: Context) -> None:
+    """``dispatch <address>:<port>``: the server of a backend not in balance
+    mode (configuration.txt §4.2; ignored, with a warning, when ``balance``
+    is set); the last line wins."""
+    _max_args(ctx, 1)
+    if len(ctx.words) < 2 or not ctx.words[1]:
+        raise ConfigError("'dispatch' expects an argument.")
+    try:
+        addr = parse_address(ctx.words[1], listen=False, port_required=True, allow_offset=False)
+    except ConfigError as exc:
+        raise ConfigError(f"'dispatch' : {exc.message}") from None
+    ctx.settings.extra["dispatch"] = Server(ctx.where, "dispatch", addr)
+
+
 @keyword("cookie", sections=ALL, cap=BACKEND)
 @keyword("capture", sections=("proxy",), cap=FRONTEND)
 @keyword("unique-id-format", sections=ALL, cap=FRONTEND)
@@ -234,7 +248,7 @@ def _errorfile(ctx: Context) -> None:
 @keyword("redirect", sections=("proxy",))
 def _kept(ctx: Context) -> None:
     """Keywords whose words are kept until their feature compiles them."""
-    if ctx.words[0] in ("dispatch", "backlog"):
+    if ctx.words[0] == "backlog":
         _max_args(ctx, 1)
     if len(ctx.words) < 2 or not ctx.words[1]:
         raise ConfigError(f"'{ctx.words[0]}' expects an argument.")
