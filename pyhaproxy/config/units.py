@@ -105,8 +105,9 @@ def _port_range(
     """``port[-end]`` or ``+N``/``-N``: like HAProxy (strtol), a port must
     start with a digit and what follows its digits is ignored."""
     offset = False
+    sign = 1
     if allow_offset and spec[:1] in "+-":
-        offset, spec = True, spec[1:]
+        offset, sign, spec = True, -1 if spec[0] == "-" else 1, spec[1:]
     m = re.match(r"\d+", spec)
     if not m:
         if not spec:
@@ -126,6 +127,8 @@ def _port_range(
         raise ConfigError(f"invalid port '{spec}'")
     if high < low:
         raise ConfigError(f"invalid port range '{spec}'")
+    if offset:  # a signed offset from the port the client connected to
+        low = high = sign * low
     return low, high, offset
 
 

@@ -118,13 +118,6 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
     proxies = [px for px in config.proxies if not px.disabled]
     for px in proxies:
         if px.cap & BACKEND:
-            for s in px.servers:
-                a = s.address
-                if a is not None and a.family in ("ipv4", "ipv6") and (not a.port or a.port_offset):
-                    raise StartError(
-                        f"Starting proxy {px.name}: server '{s.name}' at [{s.where}]: "
-                        "a server without a fixed port is not implemented yet by pyhaproxy"
-                    )
             try:
                 resolve(px)
             except OSError as exc:

@@ -44,6 +44,7 @@ class ServerRT:
         "family",
         "host",
         "port",
+        "port_map",
         "weight",
         "uweight",
         "iweight",
@@ -69,6 +70,9 @@ class ServerRT:
         self.family = addr.family
         self.host = addr.host
         self.port = addr.port
+        # no port, or "+N"/"-N": the port the client connected to, plus
+        # ``port`` (configuration.txt §5.2 "server <address>[:[port]]")
+        self.port_map = addr.family in ("ipv4", "ipv6") and (addr.port_offset or not addr.port)
         # iweight: the configured weight; uweight: the current user weight
         # ("set weight"); weight: the effective one the balancers read
         self.iweight = self.uweight = self.weight = opts.get("weight", 1)
@@ -130,17 +134,22 @@ class ServerRT:
     def usable(self) -> bool:
         return self.eligible and (not self.maxconn or self.cur < self.maxconn)
 
-    async def connect(self, factory: Any, delay: float = 0.0) -> Any:
+    async def connect(self, factory: Any, delay: float = 0.0, client: Any = None) -> Any:
         """One connection attempt, after ``delay`` seconds (the turn-around
         before a retry on the same server); retries are the stream's
-        (``BackendRT.retry``), as a connect timeout counts as a failure."""
+        (``BackendRT.retry``), as a connect timeout counts as a failure.
+        ``client``: the client transport, whose local port a server without
+        a fixed port connects to."""
         loop = asyncio.get_running_loop()
         if delay:
             await asyncio.sleep(delay)
         if self.family == "unix":
             _, proto = await loop.create_unix_connection(factory, self.host)
-        else:
-            _, proto = await loop.create_connection(factory, self.host, self.port)
+            return proto
+        port = self.port
+        if self.port_map:
+            port += client.get_extra_info("sockname")[1]
+        _, proto = await loop.create_connection(factory, self.host, port)
         return proto
 
 

@@ -141,7 +141,7 @@ class TcpSession(asyncio.Protocol):
         # `timeout connect` per attempt, after the turn-around delay
         self.wheel.arm(self, (be.timeout_connect or 0) and be.timeout_connect + int(delay * 1000))
         self.task = asyncio.get_running_loop().create_task(
-            srv.connect(lambda: TcpServerSide(self), delay)
+            srv.connect(lambda: TcpServerSide(self), delay, self.transport)
         )
         self.task.add_done_callback(self._connected)
 

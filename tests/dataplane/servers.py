@@ -37,8 +37,11 @@ class Stats:
 class Background:
     """An asyncio loop in a thread serving one handler on a loopback port."""
 
-    def __init__(self, handler: Callable[..., Awaitable[None]], port: int | None = None) -> None:
+    def __init__(
+        self, handler: Callable[..., Awaitable[None]], port: int | None = None, host="127.0.0.1"
+    ) -> None:
         self.port = port or free_port()
+        self.host = host
         self.stats = Stats()
         self.loop = asyncio.new_event_loop()
         self._handler = handler
@@ -60,7 +63,7 @@ class Background:
                 writer.close()
 
         self.server = self.loop.run_until_complete(
-            asyncio.start_server(wrapped, "127.0.0.1", self.port, limit=1 << 20)
+            asyncio.start_server(wrapped, self.host, self.port, limit=1 << 20)
         )
         self._ready.set()
         self.loop.run_forever()

@@ -100,3 +100,29 @@ listen li
             assert s.recv(100) == b"via dispatch"
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("form", ["no-port", "offset"])
+def test_server_port_follows_the_port_the_client_connected_to(proxy, port, form):  # noqa: F811
+    """``server s 127.0.0.2`` connects to the port the client connected to;
+    ``127.0.0.1:+N`` / ``:-N`` to that port plus N (configuration.txt §5.2)."""
+    if form == "no-port":
+        srv = Background(echo_tcp, port=port, host="127.0.0.2")
+        address = "127.0.0.2"
+    else:
+        srv = Background(echo_tcp)
+        delta = srv.port - port
+        address = f"127.0.0.1:{'+' if delta >= 0 else '-'}{abs(delta)}"
+    try:
+        conf = f"""{DEFAULTS}
+listen li
+    mode tcp
+    bind 127.0.0.1:{port}
+    server s1 {address}
+"""
+        proxy(conf, port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"mapped")
+            assert s.recv(100) == b"mapped"
+    finally:
+        srv.close()

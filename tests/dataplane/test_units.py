@@ -98,3 +98,12 @@ def test_chunk_walker_finds_the_end_wherever_segments_cut():
         assert w.feed(body[:cut], 0) == -1
         assert w.feed(body[cut:] + tail, 0) == len(body) - cut
     assert ChunkWalker().feed(b"xx" + body + tail, 2) == len(body) + 2
+
+
+def test_server_port_offsets_keep_their_sign():
+    from pyhaproxy.config.units import parse_address
+
+    minus = parse_address("127.0.0.1:-10", listen=False, port_required=False)
+    plus = parse_address("127.0.0.1:+10", listen=False, port_required=False)
+    assert (minus.port, minus.port_offset) == (-10, True)
+    assert (plus.port, plus.port_offset) == (10, True)
