@@ -6,13 +6,14 @@ Invariants:
   reading until ``resume_writing``;
 - a read EOF on one side becomes ``write_eof()`` on the other (half-close);
   both transports close once both directions ended or either side fails;
-- the session deadline is ``timeout client`` after client activity and
-  ``timeout server`` after server activity (``timeout connect`` while
-  connecting, per attempt: a timed-out or refused attempt is retried as
-  ``retries`` / ``option redispatch`` say), checked by the timer wheel;
-  once connected ``timeout tunnel`` (if set) replaces both, and after a
-  half-close the half-closed side's ``timeout client-fin`` /
-  ``timeout server-fin`` (if set) replaces its timeout;
+- once connected, the stream expires after ``idle`` without activity in
+  either direction, the shorter of the timeouts of the sides still reading
+  (haproxy 2.6 refreshes both sides' timeouts on any transfer and closes an
+  idle stream at the shorter one): ``timeout client`` / ``server``, both
+  replaced by ``timeout tunnel`` (if set), and a side whose peer
+  half-closed uses ``timeout client-fin`` / ``server-fin`` (if set);
+  ``timeout connect`` applies while connecting, per attempt (a timed-out
+  or refused attempt is retried as ``retries`` / ``option redispatch`` say);
 - ``option abortonclose``: a client FIN while queued or connecting aborts.
 """
 
@@ -38,8 +39,7 @@ class TcpServerSide(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         sess = self.sess
-        wheel = sess.wheel
-        wheel.arm(sess, sess.timeout_server)
+        sess.wheel.arm(sess, sess.idle)
         sess.transport.write(data)
 
     def eof_received(self) -> bool:
@@ -73,6 +73,7 @@ class TcpSession(asyncio.Protocol):
         "timer_slot",
         "timeout_client",
         "timeout_server",
+        "idle",
         "task",
         "tries",
         "be",
@@ -92,6 +93,7 @@ class TcpSession(asyncio.Protocol):
         self.timer_slot: int | None = None
         self.timeout_client = fe.timeout_client
         self.timeout_server = fe.backend.timeout_server if fe.backend else None
+        self.idle: int | None = None  # the inactivity timeout (``_timeouts``)
         self.task: asyncio.Task | None = None
         self.tries = 0  # failed connect attempts (retries, redispatch)
         self.be = fe.backend  # use_backend rules on `src` may change it
@@ -112,7 +114,7 @@ class TcpSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         server = self.server
         if server is not None:
-            self.wheel.arm(self, self.timeout_client)
+            self.wheel.arm(self, self.idle)
             server.transport.write(data)
         elif self.pending is not None:
             self.pending.append(data)
@@ -174,7 +176,7 @@ class TcpSession(asyncio.Protocol):
                 self.timeout_server = be.timeout_server_fin
         else:
             self.transport.resume_reading()
-        self.wheel.arm(self, self.timeout_client)
+        self._timeouts()
 
     def _connect_failed(self, timed_out: bool = False) -> None:
         """A connect attempt was refused or timed out: retry, maybe on
@@ -208,16 +210,26 @@ class TcpSession(asyncio.Protocol):
                 # the server side is half-closed now: `timeout server-fin`
                 if be is not None and be.timeout_server_fin:
                     self.timeout_server = be.timeout_server_fin
-                self.wheel.arm(self, self.timeout_server)
+                self._timeouts()
         else:
             self.server_eof = True
             if not self.transport.is_closing():
                 self.transport.write_eof()
                 if self.fe.timeout_client_fin:
                     self.timeout_client = self.fe.timeout_client_fin
-                self.wheel.arm(self, self.timeout_client)
+                self._timeouts()
         if self.client_eof and self.server_eof:
             self.close()
+
+    def _timeouts(self) -> None:
+        """Recompute ``idle`` from the sides still reading, and re-arm."""
+        live = []
+        if not self.client_eof and self.timeout_client:
+            live.append(self.timeout_client)
+        if not self.server_eof and self.timeout_server:
+            live.append(self.timeout_server)
+        self.idle = min(live) if live else None
+        self.wheel.arm(self, self.idle)
 
     def server_lost(self) -> None:
         if not self.server_eof:

@@ -8,6 +8,8 @@ import asyncio
 import socket
 import time
 
+import pytest
+
 from tests.dataplane.servers import Background, echo_tcp
 from tests.dataplane.wsutil import WsClient, proxy, ws_echo  # noqa: F401
 
@@ -178,5 +180,35 @@ def test_half_close_in_an_http_tunnel_goes_on_to_the_server(proxy, port):  # noq
             while chunk := s.recv(65536):
                 data += chunk
         assert data == b"got 3000"
+    finally:
+        srv.close()
+
+
+def _speaks_first(reader, writer, stats):
+    """Greets, then reads without ever answering."""
+
+    async def run():
+        writer.write(b"hi")
+        await writer.drain()
+        while await reader.read(65536):
+            pass
+
+    return run()
+
+
+@pytest.mark.parametrize("who", ["client", "server"])
+def test_idle_tcp_stream_ends_at_the_shorter_timeout(proxy, port, who):  # noqa: F811
+    """Whichever side spoke last, an idle stream ends after the shorter of
+    `timeout client` and `timeout server` (as Debian haproxy 2.6 does)."""
+    srv = Background(_speaks_first)
+    try:
+        client, server = ("5s", "500ms") if who == "client" else ("500ms", "5s")
+        proxy(_cfg(port, srv.port, "tcp", client=client, server=server), port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            assert s.recv(10) == b"hi"
+            if who == "client":
+                s.sendall(b"x")  # the client speaks last
+            idle = _wait_closed(s)
+            assert 0.3 < idle < 3.0, idle
     finally:
         srv.close()
