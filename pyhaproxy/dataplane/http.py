@@ -51,12 +51,13 @@ if TYPE_CHECKING:
     from pyhaproxy.dataplane.routing import FrontendRT
 
 # a Host header line, any case (RFC 9110 §5.1: field names are case-insensitive)
-_HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r]*?)[ \t]*\r", re.IGNORECASE)
+# (matched against a lowercased head)
+_HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r]*?)[ \t]*\r")
 
 
 # a request body's framing, for the pipelining split (check_head)
-_CLEN = re.compile(rb"\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
-_CHUNKED = re.compile(rb"\ntransfer-encoding[ \t]*:[^\r]*chunked", re.IGNORECASE)
+_CLEN = re.compile(rb"\ncontent-length[ \t]*:[ \t]*(\d+)")
+_CHUNKED = re.compile(rb"\ntransfer-encoding[ \t]*:[^\r]*chunked")
 CHUNKED = -(1 << 62)
 
 
@@ -136,15 +137,17 @@ def check_head(head: list[bytes] | None, chunk: bytes, limits: tuple[int, int], 
     first = buf.find(b"\r\n")
     if buf[first - 9 : first - 3] != b" HTTP/":
         raise HeadError
-    hosts = _HOST.findall(buf, 0, end + 2)
-    if len(hosts) > 1 and any(h.lower() != hosts[0].lower() for h in hosts):
-        raise HeadError
+    low = buf[: end + 2].lower()  # field names are case-insensitive
+    if low.count(b"\nhost") > 1:
+        hosts = _HOST.findall(low)
+        if any(h != hosts[0] for h in hosts):
+            raise HeadError
     length = 0
-    if b"ength" in buf or b"ENGTH" in buf:  # most requests have no body
-        m = _CLEN.search(buf, 0, end + 2)
+    if b"\ncontent-length" in low:  # most requests have no body
+        m = _CLEN.search(low)
         if m is not None:
             length = int(m.group(1))
-    elif _CHUNKED.search(buf, 0, end + 2):
+    elif b"\ntransfer-encoding" in low and _CHUNKED.search(low):
         length = CHUNKED
     return length - (len(buf) - end - 4)
 
