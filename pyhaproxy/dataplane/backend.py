@@ -59,6 +59,7 @@ class ServerRT:
         "cur",
         "total",
         "pool",
+        "loop",
     )
 
     def __init__(self, srv: Server, backend: BackendRT) -> None:
@@ -91,6 +92,11 @@ class ServerRT:
         self.cur = 0
         self.total = 0
         self.pool = Pool()
+        # kept: each asyncio.get_running_loop() costs a getpid() system call
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
         self._recompute()
 
     def _recompute(self) -> None:
@@ -140,7 +146,7 @@ class ServerRT:
         (``BackendRT.retry``), as a connect timeout counts as a failure.
         ``client``: the client transport, whose local port a server without
         a fixed port connects to."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop or asyncio.get_running_loop()
         if delay:
             await asyncio.sleep(delay)
         if self.family == "unix":

@@ -581,7 +581,7 @@ class HttpSession(asyncio.Protocol):
             self.out = []
         # `timeout connect` per attempt, after the turn-around delay
         self.wheel.arm(self, (be.timeout_connect or 0) and be.timeout_connect + int(delay * 1000))
-        self.task = asyncio.get_running_loop().create_task(
+        self.task = self.runtime.loop.create_task(
             srv.connect(lambda: HttpServerSide(srv), delay, self.transport)
         )
         self.task.add_done_callback(self._connected)

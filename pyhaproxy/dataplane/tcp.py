@@ -142,7 +142,7 @@ class TcpSession(asyncio.Protocol):
         self.srv = srv
         # `timeout connect` per attempt, after the turn-around delay
         self.wheel.arm(self, (be.timeout_connect or 0) and be.timeout_connect + int(delay * 1000))
-        self.task = asyncio.get_running_loop().create_task(
+        self.task = self.fe.runtime.loop.create_task(
             srv.connect(lambda: TcpServerSide(self), delay, self.transport)
         )
         self.task.add_done_callback(self._connected)
