@@ -146,3 +146,79 @@ backend be
     second.settimeout(5)
     assert second.recv(10) == b"b"
     second.close()
+
+
+def _ipv6() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "form,family,host",
+    [
+        ("ipv4@127.0.0.1:{port}", socket.AF_INET, "127.0.0.1"),
+        ("*:{port}", socket.AF_INET, "127.0.0.1"),
+        (":{port}", socket.AF_INET, "127.0.0.1"),
+        ("ipv6@[::1]:{port}", socket.AF_INET6, "::1"),
+        ("[::]:{port} v4v6", socket.AF_INET, "127.0.0.1"),
+        ("[::]:{port} v4v6", socket.AF_INET6, "::1"),
+    ],
+)
+def test_bind_address_forms(launcher, echo, form, family, host):
+    if (family == socket.AF_INET6 or "[" in form) and not _ipv6():
+        pytest.skip("no IPv6 loopback")
+    port = free_port()
+    launcher.start(tcp_cfg(form.format(port=port), echo.port))
+    for _ in range(100):
+        try:
+            s = socket.create_connection((host, port), timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    assert roundtrip(s) == b"ping"
+
+
+@pytest.mark.parametrize("form", ["unix@{path}", "{path}"])
+def test_unix_bind_and_unix_server(launcher, tmp_path, form):
+    """A unix listener in front of a unix-socket server."""
+    import asyncio
+    import threading
+
+    srv_path = tmp_path / "srv.sock"
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def handle(reader, writer):
+        writer.write(b"unix:" + await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(asyncio.start_unix_server(handle, str(srv_path)))
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert ready.wait(5)
+    try:
+        path = tmp_path / "li.sock"
+        cfg = f"""{DEFAULTS}
+listen li
+    mode tcp
+    bind {form.format(path=path)}
+    server s1 {"unix@" if form.startswith("unix@") else ""}{srv_path}
+"""
+        launcher.start(cfg)
+        for _ in range(100):
+            if path.exists():
+                break
+            time.sleep(0.05)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(path))
+        assert roundtrip(s) == b"unix:ping"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
