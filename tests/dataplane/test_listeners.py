@@ -222,3 +222,35 @@ listen li
         assert roundtrip(s) == b"unix:ping"
     finally:
         loop.call_soon_threadsafe(loop.stop)
+
+
+def test_server_host_name_resolved_at_start(launcher, echo, port):
+    """``server s1 localhost:PORT``: the name is resolved once, at start-up."""
+    cfg = tcp_cfg(f"127.0.0.1:{port}", echo.port).replace(
+        f"127.0.0.1:{echo.port}", f"localhost:{echo.port}"
+    )
+    assert f"server s1 localhost:{echo.port}" in cfg
+    launcher.start(cfg, wait=port)
+    assert roundtrip(socket.create_connection(("127.0.0.1", port))) == b"ping"
+
+
+def test_unresolvable_server_name_stops_the_start(launcher, port, tmp_path):
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(
+        tcp_cfg(f"127.0.0.1:{port}", 1).replace("127.0.0.1:1", "no-such-host.invalid:80")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pyhaproxy", "-f", str(cfg), "-db"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    # Debian haproxy 2.6 says the same, with exit status 1
+    assert out.returncode == 1
+    line = cfg.read_text().splitlines().index("    server s1 no-such-host.invalid:80") + 1
+    assert (
+        f"[{cfg}:{line}] : 'server li/s1' : could not resolve address 'no-such-host.invalid'."
+        in (out.stderr)
+    )
+    assert "Failed to initialize server(s) addr." in out.stderr
