@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/pyhaproxy -f conf/demo.cfg -db
 
+# artifacts/: what tests keep for a person to look at (the stats page screenshot)
 test: install
-	$(BIN)/pytest -n 2 -q
+	mkdir -p artifacts
+	PYHAPROXY_ARTIFACTS=$(CURDIR)/artifacts $(BIN)/pytest -n 2 -q
 
 lint: install
 	$(BIN)/ruff check pyhaproxy tests benchmarks
@@ -32,4 +34,4 @@ bench: install
 	$(BIN)/python -m benchmarks.bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info artifacts
