@@ -7,10 +7,14 @@ import platform
 import ssl
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyhaproxy import __version__
 from pyhaproxy.config import conditions
 from pyhaproxy.messages import Reporter, version_string
+
+if TYPE_CHECKING:
+    from pyhaproxy.config.model import Config
 
 USAGE = """Usage : pyhaproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
         [ -p <pidfile> ] [ -m <max megs> ] [ -C <dir> ] [-- <cfgfile>*]
@@ -178,7 +182,7 @@ def print_version(verbose: bool) -> None:
     print("         h1 : mode=HTTP  side=FE|BE  mux=H1  flags=HTX|NO_UPG")
     print("  <default> : mode=TCP   side=FE|BE  mux=PASS  flags=")
     print()
-    print("Available services : none")
+    print("Available services : prometheus-exporter")  # pyhaproxy/runtime/prometheus.py
     print()
     print("Available filters : none")
 
@@ -219,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     if opts.zero_warning and reporter.warnings:
         reporter.alert("Some warnings were found and 'zero-warning' is set. Aborting.")
         return 1
-    pending = config.unimplemented()
+    if not _master_cli_usable(opts, config, reporter):
+        return 1
     if opts.check:
+        pending = config.unimplemented()
         for used in _unique(pending):
             reporter.warning(
                 f"parsing [{used.where}] : '{used.keyword}' is accepted but not implemented "
@@ -234,38 +240,84 @@ def main(argv: list[str] | None = None) -> int:
         if not opts.quiet:
             print("Configuration file is valid")
         return 0
+    missing = _unimplemented_flags(opts)
+    if missing:
+        for flag, what in missing:
+            reporter.alert(f"{flag} ({what}) is not implemented yet by pyhaproxy.", context=None)
+        return 1
+    if not runnable(config, reporter):
+        return 1
+    if opts.master_worker or config.global_.master_worker:
+        from pyhaproxy import master
+
+        return master.run(config, opts, reporter)
+    from pyhaproxy import process
+
+    return process.run(config, opts, reporter)
+
+
+def _master_cli_usable(opts: Options, config: Config, reporter: Reporter) -> bool:
+    """``-S`` specs: checked under master-worker mode (alerts, False when one
+    is bad), a warning without it, as haproxy (also with ``-c``)."""
+    if not opts.master_cli:
+        return True
+    if not (opts.master_worker or config.global_.master_worker):
+        reporter.warning(
+            "a master CLI socket was defined, but master-worker mode (-W) is not enabled."
+        )
+        return True
+    from pyhaproxy.master import mcli
+
+    try:
+        for spec in opts.master_cli:
+            mcli.parse_spec(spec)
+    except mcli.SpecError as exc:
+        reporter.alert(str(exc))
+        reporter.alert("Can't create the master's CLI.")
+        return False
+    return True
+
+
+def load_runnable(opts: Options, reporter: Reporter) -> Config | None:
+    """Load ``opts.files`` for a (re)start: the configuration, or None after
+    the alerts saying why it cannot run (the master's reload uses it too)."""
+    from pyhaproxy.config.loader import load
+
+    result = load(opts.files, reporter)
+    if result.status or result.config is None:
+        return None
+    if opts.zero_warning and reporter.warnings:
+        reporter.alert("Some warnings were found and 'zero-warning' is set. Aborting.")
+        return None
+    return result.config if runnable(result.config, reporter) else None
+
+
+def runnable(config: Config, reporter: Reporter) -> bool:
+    """False, after alerts, for keywords whose behaviour is missing or a
+    configuration without a listener."""
+    from pyhaproxy.config.checks import has_listener
+
+    pending = config.unimplemented()
     if pending:
         for used in _unique(pending):
             reporter.alert(
                 f"parsing [{used.where}] : '{used.keyword}' is not implemented yet by pyhaproxy."
             )
         reporter.alert("Fatal errors found in configuration.")
-        return 1
-    missing = _unimplemented_flags(opts)
-    if missing:
-        for flag, what in missing:
-            reporter.alert(f"{flag} ({what}) is not implemented yet by pyhaproxy.", context=None)
-        return 1
+        return False
     if not has_listener(config):
         reporter.alert(
             "[pyhaproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
             context=None,
         )
-        return 1
-    from pyhaproxy import process
-
-    return process.run(config, opts, reporter)
+        return False
+    return True
 
 
 def _unimplemented_flags(opts: Options) -> list[tuple[str, str]]:
     """Run-time flags whose behaviour has not landed (accepted with -c)."""
     found = []
     checks = [
-        (opts.daemon, "-D", "daemon mode"),
-        (opts.master_worker and not opts.systemd, "-W", "master-worker mode"),
-        (opts.systemd, "-Ws", "master-worker mode with systemd notify"),
-        (opts.master_cli, "-S", "master CLI"),
-        (opts.old_pids, "-st" if opts.terminate_old else "-sf", "taking over from old processes"),
         (opts.maxconn is not None, "-n", "global maxconn"),
         (opts.maxpconn is not None, "-N", "default proxy maxconn"),
         (opts.socket_transfer, "-x", "listening sockets transfer"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -42,8 +43,13 @@ class Reporter:
         self.alerts = 0
         self.warnings = 0
         self._banner_done = False
+        # once logging runs, every message also goes to the global log
+        # targets at HAProxy's level (pyhaproxy/log/logger.py Logging.message)
+        self.sink: Callable[[str, str], None] | None = None
 
     def _emit(self, level: str, text: str, context: str | None) -> None:
+        if self.sink is not None:
+            self.sink(level, text)
         if level != "NOTICE" and not self._banner_done:
             self._banner_done = True
             if not self.quiet:

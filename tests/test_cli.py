@@ -21,7 +21,7 @@ def test_version_is_haproxy_shaped():
 def test_vv_lists_features_and_services():
     out = run_pyhaproxy("-vv").stdout
     features = next(line for line in out.splitlines() if line.startswith("Feature list : "))
-    assert "+EPOLL" in features and "-OPENSSL" in features
+    assert "+EPOLL" in features and "+OPENSSL" in features
     assert any(line.startswith("Available services :") for line in out.splitlines())
 
 
@@ -122,16 +122,16 @@ def test_directory_contributes_cfg_files_in_order(tmp_path):
 
 def test_start_refuses_unimplemented_keywords(tmp_path):
     cfg = tmp_path / "u.cfg"
-    cfg.write_text("listen l\n    bind 127.0.0.1:1\n    option httpchk\n")
+    cfg.write_text("listen l\n    bind 127.0.0.1:1\n    option spop-check\n")
     res = run_pyhaproxy("-f", str(cfg), "-db")
     assert res.returncode == 1
     assert re.search(
-        rf"parsing \[{re.escape(str(cfg))}:3\] : 'option httpchk' is not implemented yet",
+        rf"parsing \[{re.escape(str(cfg))}:3\] : 'option spop-check' is not implemented yet",
         res.stderr,
     )
 
 
-@pytest.mark.parametrize("flag", [["-D"], ["-W"], ["-Ws"], ["-sf", "1"], ["-S", "/tmp/x"]])
+@pytest.mark.parametrize("flag", [["-x", "/tmp/x"], ["-m", "100"], ["-n", "10"], ["-N", "10"]])
 def test_unimplemented_runtime_flags_are_refused(tmp_path, flag):
     cfg = tmp_path / "l.cfg"
     cfg.write_text("global\n")
@@ -146,3 +146,31 @@ def test_start_without_listener_fails(tmp_path):
     cfg.write_text("global\n")
     res = run_pyhaproxy("-f", str(cfg), "-db")
     assert res.returncode == 1 and "No enabled listener found" in res.stderr
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="Debian's haproxy is not installed")
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["-W", "-S", "{d}/m.sock,foo"],  # bad option under -W: -c fails
+        ["-W", "-S", "{d}/m.sock,mode,600"],
+        ["-S", "{d}/m.sock,foo"],  # without -W: a warning, valid
+    ],
+)
+def test_check_master_cli_specs_like_haproxy(tmp_path, flags):
+    import subprocess
+
+    cfg = tmp_path / "h.cfg"
+    cfg.write_text(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n"
+        "    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:0\n"
+    )
+    args = [f.format(d=tmp_path) for f in flags] + ["-c", "-f", str(cfg)]
+    ours = run_pyhaproxy(*args)
+    theirs = subprocess.run(["haproxy", *args], capture_output=True, text=True, timeout=30)
+
+    def lines(err: str) -> list[str]:
+        return [re.sub(r"\(\d+\)", "(PID)", x) for x in err.splitlines() if "[NOTICE]" not in x]
+
+    assert ours.returncode == theirs.returncode
+    assert lines(ours.stderr) == lines(theirs.stderr)

@@ -46,7 +46,22 @@ def run(config: Config, reporter: Reporter) -> int:
             reporter.warning(
                 f"dispatch address of proxy '{px.name}' will be ignored in balance mode."
             )
+        _l7_hash_in_tcp(px, reporter)
+    from pyhaproxy.config.keywords.ssl import check as ssl_check  # (import cycle)
+
+    errors += ssl_check(config, reporter)  # builds every SSL context
     return errors
+
+
+def _l7_hash_in_tcp(px: Proxy, reporter: Reporter) -> None:
+    """``balance uri|url_param|hdr`` outside ``mode http``: roundrobin
+    (pyhaproxy/lb/__init__.py settings_of does the same)."""
+    algo = (px.settings.balance or ("",))[0].partition("(")[0]
+    if px.cap & BACKEND and px.mode != "http" and algo in ("uri", "url_param", "hdr"):
+        reporter.warning(
+            f"Layer 7 hash not possible for {px.kind} '{px.name}' (needs 'mode http'). "
+            "Falling back to round robin."
+        )
 
 
 def _missing_timeouts(px: Proxy, reporter: Reporter) -> None:
@@ -85,4 +100,7 @@ def resolve_servers(config: Config, reporter: Reporter) -> int:
 
 
 def has_listener(config: Config) -> bool:
-    return any(px.binds and not px.disabled for px in config.proxies)
+    cli = config.global_.extra.get("cli")  # stats sockets listen too (runtime/model.py)
+    return any(px.binds and not px.disabled for px in config.proxies) or bool(
+        cli is not None and cli.sockets
+    )

@@ -31,7 +31,7 @@ _PARSER = Lark(
 FEATURES: dict[str, bool] = {
     "EPOLL": True,  # uvloop's libuv polls with epoll on Linux
     "GETADDRINFO": True,
-    "OPENSSL": False,  # TLS termination: not yet
+    "OPENSSL": True,  # TLS with the ssl module (pyhaproxy/tls)
     "SYSTEMD": False,  # sd_notify: not yet
     "THREAD": False,  # nbthread maps to worker processes: not yet
     "PCRE2": False,  # regexes are Python's re module

@@ -46,6 +46,7 @@ class Bind:
     where: Where
     addresses: list[Address]
     options: dict[str, Any] = field(default_factory=dict)
+    tls: Any = None  # pyhaproxy.tls.BindTLS when the line has TLS options
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class Server:
     address: Address | None
     options: dict[str, Any] = field(default_factory=dict)
     backend: str = ""
+    tls: Any = None  # pyhaproxy.tls.ServerTLS for an "ssl" server
 
 
 @dataclass(slots=True)

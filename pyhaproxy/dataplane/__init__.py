@@ -33,9 +33,13 @@ from pyhaproxy.dataplane.routing import (
 )
 from pyhaproxy.dataplane.tcp import TcpSession
 from pyhaproxy.dataplane.timer import TimerWheel
+from pyhaproxy.log import Logging, TargetError
+from pyhaproxy.log import build as build_logs
 
 if TYPE_CHECKING:
-    from pyhaproxy.config.model import Config
+    from collections.abc import Callable
+
+    from pyhaproxy.config.model import Bind, Config
     from pyhaproxy.messages import Reporter
 
 __all__ = ["Runtime", "StartError", "start"]
@@ -57,7 +61,11 @@ class Runtime:
         self.backends: dict[str, BackendRT] = {}
         self.frontends: list[FrontendRT] = []
         self._drained: asyncio.Event | None = None
+        self.cli: Any = None  # the stats sockets (pyhaproxy.runtime), closed with us
+        self._linger: asyncio.TimerHandle | None = None
         self._purge = loop.call_later(PURGE_DELAY, self._purge_idle)
+        self.logging: Logging | None = None  # log targets (pyhaproxy/log)
+        self.checks: Any = None  # health checks (pyhaproxy/checks.Scheduler)
 
     def _purge_idle(self) -> None:
         for be in self.backends.values():
@@ -70,6 +78,7 @@ class Runtime:
         if listener is not None:
             sess.listener = None
             listener.released()
+            sess.fe.c.scur -= 1  # counters.py: opened in _factory
         if self._drained is not None and not self.sessions:
             self._drained.set()
 
@@ -78,33 +87,63 @@ class Runtime:
             lst.close()
         self.listeners = []
 
-    async def soft_stop(self) -> None:
-        """Stop accepting; idle connections close, streams finish (SIGUSR1)."""
+    async def soft_stop(self, linger: float = 0.0) -> None:
+        """Stop accepting; idle connections close, streams finish (SIGUSR1).
+
+        With ``linger`` (a worker replaced by a reload), an idle keep-alive
+        connection is closed only once it has stayed idle ``linger`` seconds:
+        its client may be sending the next request right now, and a close
+        would reset it.  Meanwhile its next response says ``Connection:
+        close`` (``stopping``), so a busy client leaves by itself."""
         self.stopping = True
         self._close_listeners()
         for be in self.backends.values():
             be.close_idle()
         self._drained = asyncio.Event()
-        for sess in list(self.sessions):
-            sess.soft_close()
+        if linger > 0:
+            self._close_lingering(linger, {})
+        else:
+            for sess in list(self.sessions):
+                sess.soft_close()
         if self.sessions:
             await self._drained.wait()
         self.close()
 
+    def _close_lingering(self, linger: float, seen: dict[Any, Any]) -> None:
+        """Soft-close the sessions whose deadline has not moved (no activity)
+        since the previous pass, ``linger`` seconds ago."""
+        marks = {}
+        for sess in list(self.sessions):
+            mark = getattr(sess, "deadline", None)
+            if sess in seen and seen[sess] == mark:
+                sess.soft_close()
+            else:
+                marks[sess] = mark
+        self._linger = self.loop.call_later(linger, self._close_lingering, linger, marks)
+
     def close(self) -> None:
         self.stopping = True
+        if self.cli is not None:
+            self.cli.close()
+        if self._linger is not None:
+            self._linger.cancel()
         self._close_listeners()
         for sess in list(self.sessions):
             sess.close()
         for be in self.backends.values():
             be.close_idle()
         self._purge.cancel()
+        if self.checks is not None:
+            self.checks.close()
+        if self.logging is not None:
+            self.logging.close()
         self.wheel.close()
 
 
 def _factory(fe: FrontendRT, lst: Listener, cls: type) -> Any:
     def make() -> asyncio.Protocol:
         lst.accepted()
+        fe.c.open()
         sess = cls(fe)
         sess.listener = lst
         return sess
@@ -112,10 +151,21 @@ def _factory(fe: FrontendRT, lst: Listener, cls: type) -> Any:
     return make
 
 
-async def start(config: Config, reporter: Reporter) -> Runtime:
+async def start(
+    config: Config,
+    reporter: Reporter,
+    opener: Callable[[Bind, int], list[Listener]] = open_bind,
+) -> Runtime:
+    """Build the runtime of ``config`` and start accepting.  ``opener(bind,
+    backlog)`` returns the listeners of a ``bind`` line: ``open_bind`` binds
+    them; a master-worker worker passes the sockets its master bound."""
     loop = asyncio.get_running_loop()
     rt = Runtime(loop)
     rt.http_limits = http_limits(config.global_.tune)
+    try:
+        rt.logging, logs = build_logs(config.global_, config.proxies, loop.time, reporter)
+    except TargetError as exc:
+        raise StartError(f"config : {exc}") from None
     proxies = [px for px in config.proxies if not px.disabled]
     for px in proxies:
         if px.cap & BACKEND:
@@ -134,6 +184,9 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
             name = route(config, px)
             be = rt.backends.get(name) if name else None
             fe = FrontendRT(px, be, rt)
+            fe.log = logs.get(px.name)
+            if fe.log is not None:
+                fe.log.runtime = rt
             fe_mode = fe.modes[None][0]
             for bname, brt in rt.backends.items():
                 bpx = config.proxy(bname, BACKEND)
@@ -149,8 +202,8 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
                 if px.mode != "http" and cond.layer > 4:
                     raise StartError(
                         f"Proxy '{px.name}': [{rule.where}] : a 'use_backend' condition on "
-                        "request contents in TCP mode needs 'tcp-request content' "
-                        "inspection, which is not implemented yet by pyhaproxy"
+                        "request contents in TCP mode (after 'tcp-request content' "
+                        "inspection) is not implemented yet by pyhaproxy"
                     )
                 target = rt.backends.get(rule.backend)
                 switch.append((cond.test, target, config.proxy(rule.backend, BACKEND)))
@@ -169,7 +222,7 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
             backlog = fe_limit.maxconn
             for bind in px.binds:
                 try:
-                    listeners = open_bind(bind, backlog)
+                    listeners = opener(bind, backlog)
                 except BindError as exc:
                     strerror, where = exc.args
                     failures.append(
@@ -177,7 +230,11 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
                         f"cannot bind socket ({strerror}) for {where}"
                     )
                     continue
+                tls = bind.tls.built() if bind.tls is not None and bind.tls.enabled() else None
                 for lst in listeners:
+                    if tls is not None:
+                        lst.ssl = tls
+                        lst.ssl_timeout = (px.settings.timeouts.get("client") or 60000) / 1000
                     lst.add_limit(fe_limit)
                     lst.add_limit(global_limit)
                     rt.listeners.append(lst)
@@ -189,11 +246,15 @@ async def start(config: Config, reporter: Reporter) -> Runtime:
             raise StartError("\n".join(failures))
         for lst, factory in pending:
             await lst.start(factory)
+        from pyhaproxy.checks.setup import start as start_checks  # control plane
+
+        log = rt.logging.send if rt.logging is not None else None
+        rt.checks = start_checks(config, rt.backends, reporter, log)
     except BaseException:
         rt.close()
         raise
-    return rt
     tune_collector()
+    return rt
 
 
 def tune_collector() -> None:

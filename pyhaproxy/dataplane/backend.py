@@ -15,9 +15,10 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from pyhaproxy.dataplane.counters import Counters
 from pyhaproxy.dataplane.errors import build_pages
-from pyhaproxy.dataplane.lb import RoundRobin
 from pyhaproxy.dataplane.pool import Pool
+from pyhaproxy.lb import build as build_lb
 
 if TYPE_CHECKING:
     from pyhaproxy.config.model import Proxy, Server
@@ -60,6 +61,9 @@ class ServerRT:
         "total",
         "pool",
         "loop",
+        "c",
+        "tls",
+        "ssl",
     )
 
     def __init__(self, srv: Server, backend: BackendRT) -> None:
@@ -97,6 +101,10 @@ class ServerRT:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             self.loop = None
+        self.c = Counters()  # traffic counters (counters.py)
+        # "ssl": the ServerTLS of the line and its SSLContext, built once
+        self.tls = srv.tls
+        self.ssl = srv.tls.built() if srv.tls is not None else None
         self._recompute()
 
     def _recompute(self) -> None:
@@ -155,6 +163,16 @@ class ServerRT:
         port = self.port
         if self.port_map:
             port += client.get_extra_info("sockname")[1]
+        if self.ssl is not None:
+            transport, proto = await loop.create_connection(
+                factory,
+                self.host,
+                port,
+                ssl=self.ssl,
+                server_hostname=self.tls.server_hostname(client, self.host),
+            )
+            self.tls.established(transport)  # its session is offered next time
+            return proto
         _, proto = await loop.create_connection(factory, self.host, port)
         return proto
 
@@ -166,6 +184,7 @@ class BackendRT:
         "servers",
         "lb",
         "queue",
+        "pinned",
         "timeout_server",
         "timeout_connect",
         "timeout_queue",
@@ -177,15 +196,19 @@ class BackendRT:
         "timeout_server_fin",
         "reuse",
         "pages",
+        "c",
     )
 
     def __init__(self, px: Proxy) -> None:
         t = px.settings.timeouts
         self.name = px.name
         self.mode = px.mode
-        self.servers = [ServerRT(s, self) for s in configured_servers(px)]
-        self.lb = RoundRobin(self.servers)
+        models = configured_servers(px)
+        self.servers = [ServerRT(s, self) for s in models]
+        self.lb = build_lb(px, models, self.servers)  # pyhaproxy/lb/
         self.queue: deque[Any] = deque()
+        # queued waiters whose hashed server is full (HAProxy's server queues)
+        self.pinned: dict[Any, ServerRT] = {}
         self.timeout_server = t.get("server")
         self.timeout_connect = t.get("connect")
         self.timeout_queue = t.get("queue") or self.timeout_connect
@@ -208,28 +231,42 @@ class BackendRT:
                 self.redispatch = int(m.group(1)) if m and m.group(1).strip("+-") else 0
         self.reuse = px.settings.extra.get("http-reuse", "safe")
         self.pages = build_pages(px.settings.errorfiles)  # errorfile, read once
+        self.c = Counters()  # traffic counters (counters.py)
 
-    def acquire(self, waiter: Any, avoid: ServerRT | None = None) -> ServerRT | None | bool:
+    def acquire(
+        self, waiter: Any, avoid: ServerRT | None = None, head: bytes = b""
+    ) -> ServerRT | None | bool:
         """A server with a slot taken; ``True`` if ``waiter`` was queued
         (its ``dequeued(server)`` is called later); ``None``: no server.
-        ``avoid``: the server that just failed, chosen only if alone."""
-        srv = self.lb.pick()
-        if srv is not None and srv is avoid:
-            srv = self.lb.pick() or srv
-        if srv is not None:
-            srv.cur += 1
-            srv.total += 1
+        ``avoid``: the server that just failed, chosen only if alone;
+        ``head``: the HTTP request head, read by hash algorithms only."""
+        lb = self.lb
+        srv = lb.pick(waiter, head, avoid)
+        if srv is not None and (not srv.maxconn or srv.cur < srv.maxconn):
+            self._take(srv)
             return srv
-        if self.lb.has_candidates():
+        if srv is not None or lb.has_candidates():
+            # a hashed server may be full: wait for a slot of that server
             self.queue.append(waiter)
+            self.c.qmax = max(self.c.qmax, len(self.queue))
+            if srv is not None:
+                self.pinned[waiter] = srv
             return True
         return None
 
-    def assign(self, sess: Any, avoid: ServerRT | None = None) -> bool:
+    def _take(self, srv: ServerRT) -> None:
+        srv.cur += 1
+        srv.total += 1
+        srv.c.open()
+        self.c.open()
+        if self.lb.take is not None:
+            self.lb.take(srv)
+
+    def assign(self, sess: Any, avoid: ServerRT | None = None, head: bytes = b"") -> bool:
         """Give ``sess`` a server now (its ``dequeued(server)``) or a place
         in the queue (``timeout queue`` armed); False when neither is
-        possible."""
-        got = self.acquire(sess, avoid)
+        possible.  ``head``: the HTTP request head (hash algorithms)."""
+        got = self.acquire(sess, avoid, head)
         if got is None:
             return False
         if got is True:
@@ -266,17 +303,38 @@ class BackendRT:
 
     def release(self, srv: ServerRT) -> None:
         srv.cur -= 1
+        srv.c.scur -= 1
+        self.c.scur -= 1
+        lb = self.lb
+        if lb.drop is not None:
+            lb.drop(srv)
         queue = self.queue
-        while queue:
-            nxt = self.lb.pick()
-            if nxt is None:
-                return
-            waiter = queue.popleft()
-            nxt.cur += 1
-            nxt.total += 1
-            waiter.dequeued(nxt)
+        if not queue:
+            return
+        # HAProxy's process_srv_queue: the freed slot goes to the oldest
+        # stream waiting for this server or for any server
+        pinned = self.pinned
+        if srv.eligible:
+            for i, waiter in enumerate(queue):
+                pin = pinned.get(waiter)
+                if pin is None or pin is srv:
+                    del queue[i]
+                    pinned.pop(waiter, None)
+                    self._take(srv)
+                    waiter.dequeued(srv)
+                    return
+            return
+        # a server leaving: another one may take the oldest unpinned stream
+        waiter = queue[0]
+        if waiter not in pinned:
+            nxt = lb.pick(waiter, b"", None)
+            if nxt is not None and (not nxt.maxconn or nxt.cur < nxt.maxconn):
+                queue.popleft()
+                self._take(nxt)
+                waiter.dequeued(nxt)
 
     def unqueue(self, waiter: Any) -> None:
+        self.pinned.pop(waiter, None)
         try:
             self.queue.remove(waiter)
         except ValueError:

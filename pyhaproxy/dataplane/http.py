@@ -27,10 +27,21 @@ are.  Per client connection (``HttpSession``):
   drops a queued/connecting request whose client sent its FIN;
 - flow control: each side's ``pause_writing`` pauses reading on the other.
 
+- ``balance url_param``: a POST is held until its body is in or fills the
+  buffer before the server is chosen, as HAProxy 2.6 (``_held``: reading
+  goes on meanwhile, bounded by the buffer size; ``Expect: 100-continue`` is
+  answered); other algorithms pay one attribute test per request;
 - the request is routed per request (``use_backend`` conditions, ``be``);
 - heads are rewritten only where HAProxy's H1 mux does (``h1hdr.py``): the
   hop-by-hop ``Connection`` tokens per side (``option http-keep-alive``,
   ``http-server-close``, ``httpclose``), ``option forwardfor|originalto``.
+
+Logging (``pyhaproxy/log``): when the frontend logs (``log`` is not None,
+else one attribute test per event) the stream records the facts its log line
+reads (``logformat.STREAM_FACTS``: loop times, status, bytes, server, heads)
+and its termination state where it really ends (``states.py``), and calls
+``log.stream()`` once per transaction; a client connection closed between
+requests logs nothing, ``monitor-uri`` requests are never logged.
 
 Not yet: other header rewriting, 408/400 bodies via ``errorfile``.
 """
@@ -43,12 +54,15 @@ from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser, HttpResponseParser
 
+from pyhaproxy.dataplane.counters import count_status, failed_connect, failed_request
 from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT, closes
 from pyhaproxy.dataplane.h1hdr import CLO, KAL, close_delimited, request_head, response_head
+from pyhaproxy.log import states
 
 if TYPE_CHECKING:
-    from pyhaproxy.dataplane.backend import ServerRT
-    from pyhaproxy.dataplane.routing import FrontendRT
+    from pyhaproxy.dataplane.backend import BackendRT, ServerRT
+    from pyhaproxy.dataplane.routing import FrontendRT, Local
+    from pyhaproxy.log.logger import ProxyLog
 
 # a Host header line, any case (RFC 9110 §5.1: field names are case-insensitive)
 # (matched against a lowercased head)
@@ -59,6 +73,9 @@ _HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r]*?)[ \t]*\r")
 _CLEN = re.compile(rb"\ncontent-length[ \t]*:[ \t]*(\d+)")
 _CHUNKED = re.compile(rb"\ntransfer-encoding[ \t]*:[^\r]*chunked")
 CHUNKED = -(1 << 62)
+# an Expect header asking for 100-continue (its value any case)
+_EXPECT = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
+HOLD, HOLD_CHECKED, HOLD_EXPECT = 1, 2, 3  # HttpSession.hold: a POST held for its body
 
 
 class ChunkWalker:
@@ -206,8 +223,12 @@ class HttpServerSide(asyncio.Protocol):
             self.transport.close()
             return
         self.received = True
+        sess.fe.c.bout += len(data)
+        self.srv.c.bout += len(data)
         if sess.tunnel and self.headers_done:  # the 101 was parsed: raw bytes now
             sess.wheel.arm(sess, sess.timeout_server)
+            if sess.log is not None:
+                sess.bytes_out += len(data)
             sess.transport.write(data)
             return
         sess.wheel.arm(sess, sess.timeout_server)
@@ -225,16 +246,17 @@ class HttpServerSide(asyncio.Protocol):
                 sess.wheel.arm(sess, tunnel)
         except HttpParserError:
             if not self.headers_done:
-                sess.server_failed(502)
+                sess.server_failed(502, states.PROXY_BAD_RESPONSE)
                 return
             self.done = True
             sess.keepalive = False
         head = self.head
+        log = sess.log
         if head is not None:
             if not self.headers_done:
                 head.append(data)
                 if sum(map(len, head)) > sess.runtime.http_limits[0]:
-                    sess.server_failed(502)
+                    sess.server_failed(502, states.PROXY_BAD_RESPONSE)
                 return
             if head:
                 head.append(data)
@@ -242,6 +264,10 @@ class HttpServerSide(asyncio.Protocol):
             self.head = None
             if data[9:10] != b"1":  # not an interim/101 head: Connection per side
                 data = sess.response_head(self, data)
+                if log is not None:
+                    sess.rsp_head = data
+        if log is not None:
+            sess.bytes_out += len(data)
         sess.transport.write(data)
         if self.done:
             sess.response_done(self)
@@ -250,7 +276,8 @@ class HttpServerSide(asyncio.Protocol):
         sess = self.sess
         if sess is not None and sess.tunnel and self.headers_done:
             self.done = True  # this direction of the tunnel ended
-            return sess.tunnel_eof(from_client=False)
+            # TLS has no half-close: its transport closes whatever we answer
+            return sess.tunnel_eof(from_client=False) and self.transport.can_write_eof()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -259,12 +286,18 @@ class HttpServerSide(asyncio.Protocol):
             self.srv.pool.discard(self)
             return
         if sess.tunnel:
+            if sess.log is not None and exc is not None and not sess.term:
+                sess.term = states.SERVER_ABORT_DATA
             sess.close()
         elif not self.headers_done:
-            sess.server_failed(502, retry=not self.received)
+            sess.server_failed(502, states.SERVER_ABORT_HEADERS, retry=not self.received)
         elif not self.done:
             # close-delimited body ends with the connection
             sess.keepalive = False
+            if sess.log is not None:
+                head = sess.rsp_head
+                if exc is not None or head is None or not close_delimited(head, self.head_req):
+                    sess.term = states.SERVER_ABORT_DATA  # cut in the middle of its body
             sess.response_done(self, reusable=False)
 
     def pause_writing(self) -> None:
@@ -286,6 +319,11 @@ class HttpServerSide(asyncio.Protocol):
             self.interim = True
         else:
             self.interim = False
+            sess = self.sess
+            count_status(status, self.srv.c, self.srv.backend.c, sess.fe.c)  # type: ignore[union-attr]
+            if sess.log is not None:  # type: ignore[union-attr]
+                sess.status = status  # type: ignore[union-attr]
+                sess.t_response = sess.log.clock()  # type: ignore[union-attr]
             if self.head_req:
                 self.done = True
                 self.parser = HttpResponseParser(self)  # its body will not come
@@ -337,12 +375,38 @@ class HttpSession(asyncio.Protocol):
         "chunk",
         "tries",
         "be",
+        "hold",
         "mode",
         "v10",
+        "log",
+        # what the log line reads (logformat.STREAM_FACTS): set only when
+        # the frontend logs (``log`` is not None)
+        "addrs",
+        "t_accept",
+        "t_request",
+        "t_head",
+        "t_queue",
+        "t_connect",
+        "t_response",
+        "status",
+        "queued",
+        "bytes_in",
+        "bytes_out",
+        "term",
+        "log_srv",
+        "req_head",
+        "rsp_head",
     )
 
     def __init__(self, fe: FrontendRT) -> None:
         self.fe = fe
+        self.log = log = fe.log  # its ProxyLog, or None: one test per event
+        if log is not None:
+            self.t_accept = self.t_request = self.t_head = self.t_queue = 0.0
+            self.t_connect = self.t_response = 0.0
+            self.status = self.queued = self.bytes_in = self.bytes_out = 0
+            self.term = ""
+            self.log_srv = self.req_head = self.rsp_head = self.addrs = None
         self.listener = None
         self.served = self.eof = False
         self.private: list[HttpServerSide] | None = None  # `http-reuse never`
@@ -369,6 +433,8 @@ class HttpSession(asyncio.Protocol):
         self.timeout_client = fe.timeout_client
         self.be = fe.backend  # this request's backend (use_backend rules set it)
         self.tries = 0  # failed connect attempts of this request
+        # a POST held for its body before the server is chosen (url_param)
+        self.hold = 0
         self.mode = KAL  # this request's connection mode (h1hdr.py)
         self.v10 = False  # an HTTP/1.0 request
         self.timeout_server = fe.backend.timeout_server if fe.backend else None
@@ -380,10 +446,15 @@ class HttpSession(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.runtime.sessions.add(self)
         self.wheel.arm(self, self.fe.timeout_http_request or self.timeout_client)
+        if self.log is not None:
+            self.t_accept = self.log.begin(self)
 
     def data_received(self, data: bytes) -> None:
+        self.fe.c.bin += len(data)
         if self.tunnel:
             self.wheel.arm(self, self.timeout_client)
+            if self.log is not None:
+                self.bytes_in += len(data)
             if self.server is not None:
                 self.server.transport.write(data)
             else:
@@ -399,9 +470,12 @@ class HttpSession(asyncio.Protocol):
             self.transport.pause_reading()
             return
         fe = self.fe
+        log = self.log
         if state == IDLE:
             self.state = state = HEAD
             self.head = []
+            if log is not None:
+                self.t_request = log.clock()
             # `timeout http-request` runs from accept, or from the first byte
             # of a next request; `timeout client` otherwise (configuration.txt)
             if fe.timeout_http_request:
@@ -423,10 +497,14 @@ class HttpSession(asyncio.Protocol):
             self.req_complete = True
             self.tunnel = True
         except HttpParserError:
+            if log is not None:
+                self.bytes_in += len(data)
             self._bad_request()
             return
         if self.pipelined:
             data = self._split(data)
+        if log is not None:
+            self.bytes_in += len(data)
         head = self.head
         if head is not None:
             head.append(data)
@@ -436,10 +514,12 @@ class HttpSession(asyncio.Protocol):
                 return
             data = b"".join(head) if len(head) > 1 else head[0]
             self.head = None
+            if log is not None:
+                self.req_head = data  # as received: %r, %U, captures
             if fe.rules is not None:  # http-request rules, use_backend (routing.py)
                 self.local = fe.rules(self, data)
                 if self.local is None:
-                    self._start()
+                    self._start(data)
             if self.local is None:
                 data = self._request_head(data)
             if self.req_complete:
@@ -453,12 +533,15 @@ class HttpSession(asyncio.Protocol):
             return
         server = self.server
         if server is not None:
+            server.srv.c.bin += len(data)
             server.transport.write(data)
         else:
             if self.out is None:
                 self.out = []
             self.out.append(data)
-            if not self.req_complete:  # a complete request: read on, to see an abort
+            if self.hold:
+                self._held()
+            elif not self.req_complete:  # a complete request: read on, to see an abort
                 self.transport.pause_reading()
         if self.req_complete and self.state == SEND:
             self.state = WAIT
@@ -468,7 +551,7 @@ class HttpSession(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.tunnel and self.server is not None:
             self.eof = True
-            return self.tunnel_eof(from_client=True)
+            return self.tunnel_eof(from_client=True) and self.transport.can_write_eof()
         if self.state in (IDLE, HEAD) and self.stash is None:
             self.close()
             return False
@@ -478,9 +561,11 @@ class HttpSession(asyncio.Protocol):
             self.close()
             return False
         self.eof = True  # answer what was received, then close
-        return True
+        return self.transport.can_write_eof()  # TLS: the transport closes anyway
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.tunnel and self.log is not None and not self.term:
+            self.term = states.CLIENT_ABORT_DATA  # a tunnel reset by the client
         self.close()
 
     def pause_writing(self) -> None:
@@ -500,7 +585,10 @@ class HttpSession(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self.pipelined:
             return
+        self.fe.c.req_tot += 1
         left = check_head(self.head, self.chunk, self.runtime.http_limits, True)
+        if self.log is not None:
+            self.t_head = self.log.clock()
         chunk = self.chunk
         self.chunk = b""
         self.walker = None
@@ -514,7 +602,8 @@ class HttpSession(asyncio.Protocol):
         self.head_req = parser.get_method() == b"HEAD"
         self.state = SEND
         if self.fe.local is None and self.fe.rules is None:
-            self._start()
+            # the head so far: for a balance algorithm hashing a request key
+            self._start(b"".join((*self.head, chunk)) if self.head else chunk)
 
     def on_message_complete(self) -> None:
         if not self.pipelined:
@@ -538,29 +627,89 @@ class HttpSession(asyncio.Protocol):
         self.stash = tail if self.stash is None else tail + self.stash
         return data[:end]
 
-    def _start(self) -> None:
+    def _start(self, head: bytes = b"") -> None:
         be = self.be
         if be is None:
             self.error = 503
+            if self.log is not None:
+                self.term = states.NO_SERVER
             return
+        if be.lb.waits_body and self.parser.get_method() == b"POST":
+            # ``balance url_param``: HAProxy 2.6 chooses the server of a
+            # POST once its body is in or the request buffer is full
+            # (configuration.txt §4.2 "balance": "The message body will
+            # only start to be analyzed once either the advertised amount
+            # of data has been received or the request buffer is full");
+            # data_received reads on into ``out`` meanwhile (``_held``)
+            self.hold = HOLD
+            return
+        self._acquire(be, head)
+
+    def _held(self) -> None:
+        """More of a held POST is in ``out``: choose the server once the
+        body is complete or fills the buffer (``tune.bufsize`` minus
+        ``tune.maxrewrite``, the H1 mux's limit too).  While it waits, an
+        HTTP/1.1 ``Expect: 100-continue`` is answered here and its header
+        removed, as http_wait_for_msg_body / http_handle_expect_hdr do."""
+        out = self.out
+        assert out is not None
+        if not self.req_complete and sum(map(len, out)) < self.runtime.http_limits[0]:
+            if self.hold == HOLD:
+                self.hold = HOLD_CHECKED
+                # `timeout client` bounds the wait, `timeout http-request` too
+                limit = self.fe.timeout_http_request
+                client = self.timeout_client
+                self.wheel.arm(self, min(limit, client) if limit and client else limit or client)
+                head = out[0]
+                end = head.find(b"\r\n\r\n")
+                if not self.v10 and _EXPECT.search(head, 0, end + 2):
+                    self.hold = HOLD_EXPECT
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
+        data = b"".join(out) if len(out) > 1 else out[0]
+        if self.hold == HOLD_EXPECT:
+            data = _EXPECT.sub(b"\r\n", data, 1)
+        self.hold = 0
+        self.out = [data]
+        be = self.be
+        assert be is not None
+        self._acquire(be, data)
+        if self.error:
+            self.out = None
+            if self.req_complete:
+                self._send_error(self.error)
+        elif self.server is None and not self.req_complete:
+            self.transport.pause_reading()  # flow control until connected
+
+    def _acquire(self, be: BackendRT, head: bytes) -> None:
         self.timeout_server = be.timeout_server
         self.tries = 0
-        got = be.acquire(self)
+        be.c.req_tot += 1
+        got = be.acquire(self, head=head)
         if got is None:
             self.error = 503
+            if self.log is not None:
+                self.term = states.NO_SERVER
         elif got is True:
-            self.out = []
+            if self.out is None:  # a held POST keeps its bytes
+                self.out = []
             self.wheel.arm(self, be.timeout_queue)
+            if self.log is not None:
+                self.queued = len(be.queue)
         else:
             self.dequeued(got)  # type: ignore[arg-type]
 
     def dequeued(self, srv: ServerRT) -> None:
         self.srv = srv
+        if self.log is not None:
+            self.t_queue = self.log.clock()
+            self.log_srv = srv
         mode = srv.backend.reuse
         never = mode == "never"
         conn = self._take_private(srv) if never else srv.pool.take(not self.served, mode)
         if conn is not None:
             self.reused = True
+            srv.c.reuse += 1
             self._attach(conn)
             return
         self._connect(srv)
@@ -600,6 +749,7 @@ class HttpSession(asyncio.Protocol):
         if self.closed:
             conn.transport.close()
             return
+        conn.srv.c.connect += 1
         self._attach(conn)
 
     def _connect_failed(self, timed_out: bool = False) -> None:
@@ -609,6 +759,7 @@ class HttpSession(asyncio.Protocol):
         assert srv is not None
         be = srv.backend
         self.tries += 1
+        failed_connect(srv.c, be.c)
         step = be.retry(srv, self.tries, timed_out)
         if step is not None:
             redispatch, delay = step
@@ -616,18 +767,23 @@ class HttpSession(asyncio.Protocol):
                 self._connect(srv, delay)
                 return
             self._release()
-            if be.assign(self, avoid=srv):
+            if be.assign(self, avoid=srv, head=self.sent_head or b""):
                 return
         self.out = None
         self._release()
+        if self.log is not None:
+            self.term = states.SERVER_TIMEOUT_CONNECT if timed_out else states.SERVER_REFUSED
         self._send_error(503)
 
     def _attach(self, conn: HttpServerSide) -> None:
         self.server = conn
         conn.begin(self, self.head_req)
+        if self.log is not None:
+            self.t_connect = self.log.clock()
         out = self.out
         self.out = None
         if out:
+            conn.srv.c.bin += sum(map(len, out))
             conn.transport.write(b"".join(out) if len(out) > 1 else out[0])
         if self.req_complete:
             if self.state == SEND:
@@ -691,6 +847,8 @@ class HttpSession(asyncio.Protocol):
         else:
             conn.transport.close()
         self._release()
+        if self.log is not None:
+            self.log.stream(self)
         if not keep:
             self.state = DONE
             self.close()
@@ -727,20 +885,25 @@ class HttpSession(asyncio.Protocol):
             self.close()
             return False
         if from_client:
-            server.transport.write_eof()
+            if server.transport.can_write_eof():  # TLS: no half-close
+                server.transport.write_eof()
             fin = server.srv.backend.timeout_server_fin
             if fin:
                 self.timeout_server = fin
             self.wheel.arm(self, self.timeout_server)
         else:
-            self.transport.write_eof()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            else:  # TLS: close_notify after the pending data, then close
+                self.transport.close()
             if self.fe.timeout_client_fin:
                 self.timeout_client = self.fe.timeout_client_fin
             self.wheel.arm(self, self.timeout_client)
         return True
 
-    def server_failed(self, status: int, retry: bool = False) -> None:
-        """The server connection failed before a complete response head."""
+    def server_failed(self, status: int, term: str, retry: bool = False) -> None:
+        """The server connection failed before a complete response head
+        (``term``: the termination state logged, states.py)."""
         conn = self.server
         self.server = None
         if conn is not None:
@@ -752,10 +915,18 @@ class HttpSession(asyncio.Protocol):
             self._connect(self.srv)
             return
         self._release()
+        if self.log is not None:
+            self.term = term
         self._send_error(status)
 
     def _bad_request(self) -> None:
+        count_status(400, self.fe.c)
+        self.fe.c.ereq += 1
         self.transport.write(BAD_REQUEST)
+        log = self.log
+        if log is not None:  # HAProxy's mux answers: no bytes, no request logged
+            self.status, self.term, self.req_head = 400, states.PROXY_DENY, None
+            log.stream(self)
         self.state = DONE
         self.close()
 
@@ -765,18 +936,49 @@ class HttpSession(asyncio.Protocol):
         be = self.be
         pages = ERROR_PAGES if be is None else be.pages
         page = pages[(status, close)]
+        count_status(status, self.fe.c, *((be.c,) if be is not None else ()))
         if pages is not ERROR_PAGES and not close:
             close = closes(page)  # an errorfile may end the connection
         if page:  # an empty errorfile (/dev/null): close without an answer
             self.transport.write(page)
+        log = self.log
+        if log is not None:
+            self.status = status
+            self.bytes_out += len(page)
+            self.rsp_head = page
+            log.stream(self)
         self._finish_local(close)
 
     def _send_local(self) -> None:
         close = not self.keepalive or self.runtime.stopping
         local = self.local
         assert local is not None
-        self.transport.write(local[self.head_req][close])
+        page = local[self.head_req][close]
+        self.fe.c.intercepted += 1
+        status = int(page[9:12]) if page[9:12].isdigit() else 0
+        count_status(status, self.fe.c)
+        self.transport.write(page)
+        log = self.log
+        if log is not None:
+            self._log_local(log, local, page, status)
         self._finish_local(close)
+
+    def _log_local(self, log: ProxyLog, local: Local, page: bytes, status: int) -> None:
+        """A local answer ends the stream: ``PR`` for ``http-request deny``
+        (its page is the built-in error page), ``LR`` for return/redirect;
+        ``monitor-uri`` requests are never logged (configuration.txt §8)."""
+        self.status = status
+        self.bytes_out += len(page)
+        self.rsp_head = page
+        builtin = ERROR_PAGES.get((status, False))
+        if builtin is not None and local[0][0] is builtin:
+            if status == 200 and log.is_monitor(self.req_head):
+                log.reset(self)
+                return
+            self.term = states.PROXY_DENY
+        else:
+            self.term = states.LOCAL_RESPONSE
+        log.stream(self)
 
     def _finish_local(self, close: bool) -> None:
         if close:
@@ -787,6 +989,17 @@ class HttpSession(asyncio.Protocol):
 
     def on_timeout(self) -> None:
         state = self.state
+        log = self.log
+        if self.hold:
+            # the body of a held POST did not come in time: the stream's 408
+            # (http_wait_for_msg_body), counted as a failed request, cR
+            self.hold = 0
+            self.out = None
+            self.fe.c.ereq += 1
+            if log is not None:
+                self.term = states.CLIENT_TIMEOUT_REQUEST
+            self._send_error(408)
+            return
         if self.task is not None and self.server is None:
             # `timeout connect`: a failed attempt, retried as a refused one
             task, self.task = self.task, None
@@ -799,6 +1012,9 @@ class HttpSession(asyncio.Protocol):
                 self.task = None
             else:
                 self.be.unqueue(self)  # type: ignore[union-attr]
+                if log is not None:  # `timeout queue`: sQ, Tw measured
+                    self.term = states.SERVER_TIMEOUT_QUEUE
+                    self.t_queue = log.clock()
             self._release()
             self._send_error(503)
         elif state == WAIT and self.server is not None and not self.server.headers_done:
@@ -807,14 +1023,48 @@ class HttpSession(asyncio.Protocol):
             conn.sess = None
             conn.transport.close()
             self._release()
+            if log is not None:
+                self.term = states.SERVER_TIMEOUT_HEADERS
             self._send_error(504)
         elif state == HEAD or (state == IDLE and not self.served):
             # nothing or part of a request: HAProxy answers 408 (mux H1)
+            failed_request(self.fe.c, 408)
             self.transport.write(REQUEST_TIMEOUT)
+            if log is not None:  # the mux's answer: no bytes counted
+                self.status, self.term = 408, states.CLIENT_TIMEOUT_REQUEST
+                log.stream(self)
             self.state = DONE
             self.close()
         else:
+            if log is not None and state != IDLE and not self.term:
+                self.term = self._timeout_term()
             self.close()
+
+    def _timeout_term(self) -> str:
+        """Which side's timeout ended a stream in its data phase (a tunnel,
+        a request body, a response body)."""
+        if self.state == SEND and not self.tunnel:
+            return states.CLIENT_TIMEOUT_DATA  # the request body stalled
+        if self.tunnel and (self.timeout_client or 0) <= (self.timeout_server or 0):
+            return states.CLIENT_TIMEOUT_DATA
+        if self.tunnel or self.server is not None:
+            return states.SERVER_TIMEOUT_DATA
+        return states.CLIENT_TIMEOUT_DATA
+
+    def _abort_term(self) -> str:
+        """The state of a stream whose client went away (configuration.txt
+        §8.5): in the request, queued, connecting, waiting for the response
+        head, or in the data phase."""
+        if self.state in (IDLE, HEAD):
+            return states.CLIENT_ABORT_REQUEST
+        if self.task is not None:
+            return states.CLIENT_ABORT_CONNECT
+        if self.server is None and self.out is not None and self.srv is None:
+            return states.CLIENT_ABORT_QUEUE
+        server = self.server
+        if server is not None and not server.headers_done:
+            return states.CLIENT_ABORT_HEADERS
+        return states.CLIENT_ABORT_DATA
 
     def soft_close(self) -> None:
         """Soft stop: idle keep-alive connections close now, others after
@@ -827,6 +1077,18 @@ class HttpSession(asyncio.Protocol):
             return
         self.closed = True
         self.deadline = None
+        state = self.state
+        if state in (IDLE, HEAD) and not self.served:
+            failed_request(self.fe.c, 400)  # closed before a whole first request
+        log = self.log
+        # an idle connection closed between requests, or unused at a stop,
+        # carries no stream: nothing to log
+        if (
+            log is not None
+            and state != DONE
+            and (state != IDLE or not (self.served or self.runtime.stopping))
+        ):
+            self._log_end(log)
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -844,3 +1106,14 @@ class HttpSession(asyncio.Protocol):
         self._release()
         self.transport.close()
         self.runtime.session_done(self)
+
+    def _log_end(self, log: ProxyLog) -> None:
+        """The connection closes with a stream in progress: log it once, as
+        HAProxy (an aborted or empty request: 400 ``CR``, no bytes sent)."""
+        if self.tunnel:
+            pass  # a tunnel ends with either side: its state is set if abnormal
+        elif not self.term:
+            self.term = self._abort_term()
+        if self.state in (IDLE, HEAD):
+            self.status = 400
+        log.stream(self)

@@ -49,11 +49,32 @@ class Limit:
 
 
 class Listener:
-    __slots__ = ("name", "sock", "backlog", "limits", "server", "factory", "paused", "_op")
+    __slots__ = (
+        "name",
+        "sock",
+        "backlog",
+        "limits",
+        "server",
+        "factory",
+        "paused",
+        "_op",
+        "owned",
+        "ssl",
+        "ssl_timeout",
+    )
 
-    def __init__(self, name: str, sock: socket.socket, backlog: int, maxconn: int) -> None:
+    def __init__(
+        self, name: str, sock: socket.socket, backlog: int, maxconn: int, owned: bool = True
+    ) -> None:
         self.name = name
         self.sock = sock
+        # False for a worker's copy of a master's socket: closing it leaves
+        # a unix socket's path in place
+        self.owned = owned
+        # the bind line's SSLContext (pyhaproxy/tls, built once) and the
+        # handshake's limit in seconds ("timeout client")
+        self.ssl: Any = None
+        self.ssl_timeout: float | None = None
         self.backlog = backlog
         self.limits: list[Limit] = []
         if maxconn:
@@ -71,7 +92,10 @@ class Listener:
     async def start(self, factory: Callable[[], asyncio.Protocol]) -> None:
         self.factory = factory
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(factory, sock=self.sock.dup(), backlog=self.backlog)
+        tls = {"ssl": self.ssl, "ssl_handshake_timeout": self.ssl_timeout} if self.ssl else {}
+        self.server = await loop.create_server(
+            factory, sock=self.sock.dup(), backlog=self.backlog, **tls
+        )
 
     def accepted(self) -> None:
         for limit in self.limits:
@@ -122,7 +146,7 @@ class Listener:
             self.server = None
         if self._op is not None:
             self._op.cancel()
-        if self.sock.family == socket.AF_UNIX:
+        if self.owned and self.sock.family == socket.AF_UNIX:
             path = self.sock.getsockname()
             if isinstance(path, str) and path:
                 with contextlib.suppress(OSError):
@@ -142,6 +166,9 @@ def _bind_inet(addr: Address, port: int, opts: dict[str, Any]) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # as HAProxy on Linux (unless "noreuseport"): a process started with
+        # -sf/-st binds beside the one it replaces
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if v6 and opts.get("v6only"):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         elif v6 and opts.get("v4v6"):

@@ -6,8 +6,11 @@ unconditional one, else ``default_backend``, else the proxy itself when it has
 servers or backend capability (``listen``).  In HTTP mode the conditions run
 per request (each request of a keep-alive connection is routed on its own:
 ``HttpSession.be``); in TCP mode once, when the connection is accepted, and
-only conditions on the connection (``src``) are accepted: others need
-``tcp-request content`` inspection, not implemented yet.
+only conditions on the connection (``src``) are accepted.
+
+``tcp-request inspect-delay`` and ``tcp-request content accept|reject [if|unless
+COND]`` of a TCP frontend or listen section compile into ``TcpContent``
+(``compile_tcp_content``), run by ``tcp.py`` on the client's first bytes.
 
 ``http-request return|deny|redirect`` and ``monitor-uri`` (configuration.txt
 §4.2) are compiled into the four possible responses (GET/HEAD x
@@ -25,9 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.config.keywords.options import http_mode
 from pyhaproxy.config.model import BACKEND
+from pyhaproxy.dataplane.counters import Counters
 from pyhaproxy.dataplane.errors import ERROR_PAGES
 from pyhaproxy.dataplane.h1hdr import Forward
+from pyhaproxy.dataplane.services import SERVICES
 from pyhaproxy.sample import RequestView
+from pyhaproxy.sample.fetch import ContentView
+from pyhaproxy.sample.payload import LAYER_CONTENT
 
 if TYPE_CHECKING:
     from pyhaproxy.config.model import Config, Proxy, Rule, SwitchingRule
@@ -56,6 +63,9 @@ class FrontendRT:
         "rules",
         "switch",
         "modes",
+        "content",
+        "log",
+        "c",
     )
 
     def __init__(self, px: Proxy, backend: BackendRT | None, runtime: Runtime) -> None:
@@ -77,6 +87,11 @@ class FrontendRT:
         self.rules: Callable[[Any, bytes], Local | None] | None = None
         # conditional use_backend rules: (test, backend), first match wins
         self.switch: list[tuple[Callable[[RequestView], bool], BackendRT | None]] = []
+        self.log: Any = None  # its ProxyLog (pyhaproxy/log) when it logs
+        # tcp-request content rules (TCP mode), or None: no inspection
+        http = px.mode == "http" or (backend is not None and backend.mode == "http")
+        self.content = compile_tcp_content(px, runtime.http_limits[0], http)
+        self.c = Counters()  # traffic counters (counters.py)
         # HTTP connection mode (h1hdr.KAL/SCL/CLO) and forwardfor/originalto
         # headers with each backend (None: no backend)
         opts = px.settings.options
@@ -86,11 +101,71 @@ class FrontendRT:
 
     def select_tcp(self, transport: Any) -> BackendRT | None:
         """The backend of a TCP connection (conditions on ``src`` only)."""
-        view = RequestView(b"", lambda: transport.get_extra_info("peername"))
+        view = RequestView(b"", lambda: transport.get_extra_info("peername"), transport)
         for test, be in self.switch:
             if test(view):
                 return be
         return self.backend
+
+
+ACCEPT, REJECT, WAIT = 1, 0, -1  # TcpContent.run verdicts
+
+
+class TcpContent:
+    """A frontend's ``tcp-request content`` rules (configuration.txt §4.2
+    "tcp-request content", "tcp-request inspect-delay"), HAProxy's
+    tcp_inspect_request: the rules run in order on the bytes received so
+    far; a rule whose condition cannot be decided yet (an ACL MISS) makes
+    the stream wait for more data, unless the evaluation is final (the
+    inspect-delay expired or is not set, the buffer is full, the client
+    shut its side); ``accept`` stops the evaluation, ``reject`` closes the
+    connection, and no rule matching accepts."""
+
+    __slots__ = ("delay", "rules", "limit")
+
+    def __init__(self, delay: int, rules: list[tuple[Any, bool]], limit: int) -> None:
+        self.delay = delay  # ms; 0: evaluated once, at once
+        self.rules = rules  # (condition test | None, accept?)
+        self.limit = limit  # a full buffer: tune.bufsize minus tune.maxrewrite
+
+    def run(self, data: bytes, final: bool, transport: Any) -> int:
+        final = final or not self.delay or len(data) >= self.limit
+        view = ContentView(data, lambda: transport.get_extra_info("peername"), transport, final)
+        for test, accept in self.rules:
+            if test is not None:
+                view.miss = False
+                if not test(view):
+                    if view.miss:
+                        return WAIT
+                    continue
+            return ACCEPT if accept else REJECT
+        return ACCEPT
+
+
+def compile_tcp_content(px: Proxy, limit: int, http: bool = False) -> TcpContent | None:
+    """The ``tcp-request content`` rules of a frontend, None without any
+    (the inspect-delay alone changes nothing: HAProxy runs no analyser).
+    The actions and conditions pyhaproxy cannot run were refused when the
+    configuration was read (config/keywords/rules.py); rules of a frontend
+    whose streams are HTTP (``http``) are refused here."""
+    rules: list[tuple[Any, bool]] = []
+    for rule in px.settings.rules:
+        if rule.keyword != "tcp-request" or rule.words[1:2] != ("content",):
+            continue
+        cond = rule.compiled
+        if http or (cond is not None and cond.layer > LAYER_CONTENT):
+            from pyhaproxy.dataplane import StartError  # the start reports it
+
+            what = "in an HTTP proxy" if http else "on HTTP contents"
+            raise StartError(
+                f"Proxy '{px.name}': [{rule.where}] : 'tcp-request content' rules {what} "
+                "are not implemented yet by pyhaproxy"
+            )
+        rules.append((cond.test if cond is not None else None, rule.words[2] == "accept"))
+    if not rules:
+        return None
+    delay = int(px.settings.extra.get("tcp-request inspect-delay") or 0)
+    return TcpContent(delay, rules, limit)
 
 
 def conditional_rules(px: Proxy) -> list[SwitchingRule]:
@@ -259,6 +334,8 @@ def _steps(p: Proxy) -> list[tuple[Any, Callable[[RequestView], Local]]]:
             act = lambda v, f=fixed: f  # noqa: E731
         elif action == "redirect":
             act = compile_redirect(rule)
+        elif action == "use-service" and len(rule.words) > 2 and rule.words[2] in SERVICES:
+            act = SERVICES[rule.words[2]](rule)  # services.py
         else:
             raise RouteError(f"[{rule.where}] : 'http-request {action}' is not implemented yet")
         cond = rule.compiled.test if rule.compiled is not None else None
@@ -303,7 +380,7 @@ def compile_rules(
     ok = page(200)
 
     def run(sess: Any, head: bytes) -> Local | None:
-        view = RequestView(head, lambda: sess.transport.get_extra_info("peername"))
+        view = RequestView(head, lambda: sess.transport.get_extra_info("peername"), sess.transport)
         if monitor is not None and view.uri == monitor:
             return ok
         if fe_steps:

@@ -12,10 +12,12 @@ from pyhaproxy.sample.acl import (
     parse_expression,
 )
 from pyhaproxy.sample.fetch import FETCHES, RequestView
+from pyhaproxy.sample.ssl_fetches import SSL_FETCHES  # registers the TLS fetches
 
 __all__ = [
     "FETCHES",
     "PREDEFINED",
+    "SSL_FETCHES",
     "AclError",
     "AclPending",
     "Condition",

@@ -21,6 +21,7 @@ from lark.lexer import Lexer
 
 from pyhaproxy.sample.fetch import FETCHES, RequestView
 from pyhaproxy.sample.haproxy_fetches import HAPROXY_FETCHES
+from pyhaproxy.sample.payload import LAYER_CONTENT
 
 __all__ = [
     "PREDEFINED",
@@ -34,8 +35,16 @@ __all__ = [
 
 Test = Callable[[RequestView], bool]
 
-# layer a test needs: 4 = connection only (src), 7 = HTTP request
+# layer a test needs: 4 = connection only (src), 5 = the request buffer's
+# contents (payload.py: ``tcp-request content`` inspection), 7 = HTTP request
 LAYER_TCP, LAYER_HTTP = 4, 7
+
+# A test over request contents may not be decidable yet (HAProxy's
+# ACL_TEST_MISS: a fetch said SMP_F_MAY_CHANGE and the view is not final):
+# it returns False and sets ``view.miss``.  As in acl_exec_cond, an AND stops
+# at a MISS, an OR goes on (a PASS wins), and a negation (``!``, ``unless``)
+# keeps a MISS a MISS: ``_negate``.  So a condition returning True passed;
+# False with ``view.miss`` set must wait for more data.
 
 
 class AclError(Exception):
@@ -59,13 +68,15 @@ class Condition:
         self.layer = layer
 
 
-_MATCHES = ("str", "beg", "end", "sub", "reg", "found", "ip")
+_MATCHES = ("str", "beg", "end", "sub", "reg", "found", "ip", "bool", "int")
 _KNOWN_MATCHES = (*_MATCHES, "bool", "int", "bin", "len", "dir", "dom", "ipv4", "ipv6")
 
 
 def _matcher(method: str, patterns: list[str], icase: bool) -> Callable[[Any], bool]:
     if method == "found":
         return lambda x: True
+    if method == "int":
+        return _int_matcher(patterns)
     if method == "ip":
         nets = []
         for p in patterns:
@@ -102,6 +113,40 @@ def _matcher(method: str, patterns: list[str], icase: bool) -> Callable[[Any], b
     if method == "sub":
         return lambda x: any(p in low(x) for p in pats)
     raise AssertionError(method)
+
+
+def _int_matcher(patterns: list[str]) -> Callable[[Any], bool]:
+    """``-m int``: ``N``, ``A:B``, ``:B``, ``A:`` ranges, or ``lt|le|eq|ge|gt N``."""
+    ops = {"lt": "<", "le": "<=", "eq": "==", "ge": ">=", "gt": ">"}
+    ranges: list[tuple[float, float]] = []
+    i = 0
+    try:
+        while i < len(patterns):
+            p = patterns[i]
+            if p in ops and i + 1 < len(patterns):
+                n = int(patterns[i + 1])
+                op = ops[p]
+                lo = n + (op == ">") if ">" in op else float("-inf")
+                hi = n - (op == "<") if "<" in op else float("inf")
+                ranges.append((n, n) if op == "==" else (lo, hi))
+                i += 2
+                continue
+            lo_s, sep, hi_s = p.partition(":")
+            lo = int(lo_s) if lo_s else float("-inf")
+            hi = (int(hi_s) if hi_s else float("inf")) if sep else lo
+            ranges.append((lo, hi))
+            i += 1
+    except ValueError:
+        raise AclError(f"'{patterns[i]}' is not a number.") from None
+
+    def match(x: Any) -> bool:
+        try:
+            n = int(x)
+        except (TypeError, ValueError):
+            return False
+        return any(lo <= n <= hi for lo, hi in ranges)
+
+    return match
 
 
 _FETCH_RE = re.compile(r"([A-Za-z0-9_.]+)(?:\((.*)\))?")
@@ -167,6 +212,13 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
                     pass
             return out
 
+    if method == "bool":  # no pattern: the sample as a boolean
+        truth = get
+
+        def test(v: RequestView) -> bool:
+            return any(x not in ("0", "", 0, False) for x in truth(v))
+
+        return _may_miss(test) if fetch.layer == LAYER_CONTENT else test, fetch.layer
     if not patterns and method != "found":
         return (lambda v: False), fetch.layer  # HAProxy warns: never matches
     match = _matcher(method, patterns, icase)
@@ -174,7 +226,43 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
     def test(v: RequestView) -> bool:
         return any(map(match, get(v)))
 
-    return test, fetch.layer
+    return _may_miss(test) if fetch.layer == LAYER_CONTENT else test, fetch.layer
+
+
+def _may_miss(test: Test) -> Test:
+    """An expression over request contents: no match while its fetch may
+    still change is a MISS (``view.miss``), not a FAIL."""
+
+    def content_test(v: RequestView) -> bool:
+        if test(v):
+            return True
+        if v.change:  # set only on a view that is not final
+            v.miss = True
+        return False
+
+    return content_test
+
+
+def _negate(inner: Test, layer: int) -> Test:
+    """``!inner`` (or ``unless``); over request contents a MISS stays a MISS
+    (acl_neg), and a MISS of ``inner``'s own does not leak as a FAIL."""
+    if layer != LAYER_CONTENT:
+        return lambda v: not inner(v)
+
+    def negate(v: RequestView) -> bool:
+        if v.final:
+            return not inner(v)
+        before = v.miss
+        v.miss = False
+        if inner(v):
+            v.miss = before
+            return False
+        if v.miss:
+            return False  # undecided yet
+        v.miss = before
+        return True
+
+    return negate
 
 
 # configuration.txt §7.4 "Pre-defined ACLs"
@@ -212,8 +300,9 @@ PREDEFINED: dict[str, tuple[Test, int]] = {
     "HTTP": ((lambda v: True), LAYER_HTTP),
     "HTTP_CONTENT": (_content, LAYER_HTTP),
     **{name: parse_expression(words) for name, words in _PREDEFINED_WORDS.items()},
+    "RDP_COOKIE": parse_expression(("req.rdp_cookie_cnt", "gt", "0")),
 }
-_PREDEFINED_PENDING = ("RDP_COOKIE", "REQ_CONTENT", "WAIT_END")
+_PREDEFINED_PENDING = ("REQ_CONTENT", "WAIT_END")
 
 
 class _WordLexer(Lexer):
@@ -271,8 +360,7 @@ def compile_condition(
         raise AclError(f"syntax error in condition '{' '.join(words[1:])}'.") from None
     test, layer = _build(tree.children[0], acls)
     if words[0] == "unless":
-        inner = test
-        test = lambda v: not inner(v)  # noqa: E731
+        test = _negate(test, layer)
     return Condition(test, layer)
 
 
@@ -298,7 +386,7 @@ def _build(node: Tree | Token, acls: Mapping[str, Sequence[tuple[Test, int]]]) -
         return parse_expression([str(w) for w in kids[1:-1]])
     if kind == "negate":
         inner, layer = _build(kids[1], acls)
-        return (lambda v: not inner(v)), layer
+        return _negate(inner, layer), layer
     parts = [_build(k, acls) for k in kids if not (isinstance(k, Token) and k.type == "OR")]
     tests = [t for t, _ in parts]
     layer = max(layer for _, layer in parts)

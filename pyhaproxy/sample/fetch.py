@@ -13,17 +13,24 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FETCHES", "Fetch", "RequestView"]
+__all__ = ["FETCHES", "ContentView", "Fetch", "RequestView"]
 
 
 class RequestView:
     """The request as rules see it; built per request, parsed on demand."""
 
-    __slots__ = ("raw", "peer", "_method", "_uri", "_version", "_headers", "_src")
+    __slots__ = ("raw", "peer", "conn", "_method", "_uri", "_version", "_headers", "_src")
 
-    def __init__(self, raw: bytes, peer: Callable[[], Any] | None = None) -> None:
+    # a complete request: no fetch result may change (``ContentView``
+    # overrides these for ``tcp-request content`` inspection)
+    final = True
+    miss = change = False
+
+    def __init__(self, raw: bytes, peer: Callable[[], Any] | None = None, conn: Any = None) -> None:
         self.raw = raw
         self.peer = peer  # returns the client's (host, port, ...) when called
+        # the client transport, read by connection fetches (ssl_fc...) only
+        self.conn = conn
         self._method: str | None = None
         self._uri = self._version = ""
         self._headers: dict[str, list[str]] | None = None
@@ -104,6 +111,22 @@ class RequestView:
         return self._src
 
 
+class ContentView(RequestView):
+    """The bytes a TCP client sent so far, as ``tcp-request content`` rules
+    see them (configuration.txt §4.2 "tcp-request content").  ``final``:
+    no more data will be waited for (HAProxy's SMP_OPT_FINAL); a payload
+    fetch sets ``change`` when its result may still change with more data
+    (SMP_F_MAY_CHANGE), and an expression that could not be decided yet
+    sets ``miss`` (ACL_TEST_MISS)."""
+
+    __slots__ = ("final", "miss", "change")
+
+    def __init__(self, raw: bytes, peer: Callable[[], Any], conn: Any, final: bool) -> None:
+        super().__init__(raw, peer, conn)
+        self.final = final
+        self.miss = self.change = False
+
+
 def _path(arg: str | None) -> Callable[[RequestView], list[str]]:
     return lambda v: [v.path]
 
@@ -181,6 +204,10 @@ FETCHES: dict[str, Fetch] = {
     "url_param": Fetch(_url_param, "opt", 7, "str"),
     "urlp": Fetch(_url_param, "opt", 7, "str"),
     "src": Fetch(_src, "", 4, "ip"),
+    # fc_err: the error of the client connection (§7.3.3).  Streams exist
+    # only on connections established without error (a failed accept or
+    # handshake closes the connection before any rule or log runs), so 0.
+    "fc_err": Fetch(lambda arg: lambda v: [0], "", 4, "int"),
 }
 for _base in ("path", "url", "hdr", "url_param", "urlp"):
     for _m in ("beg", "end", "sub", "reg"):

@@ -1,51 +1,11 @@
-"""Unit tests without sockets: round robin, timer wheel, error pages."""
+"""Unit tests without sockets: timer wheel, error pages (balancers: tests/lb/)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from pyhaproxy.dataplane.errors import ERROR_PAGES
-from pyhaproxy.dataplane.lb import RoundRobin
 from pyhaproxy.dataplane.timer import TimerWheel
-
-
-class Srv:
-    def __init__(self, name, weight=1, backup=False, enabled=True, maxconn=0):
-        self.name, self.weight, self.backup, self.enabled = name, weight, backup, enabled
-        self.maxconn, self.cur = maxconn, 0
-        self.eligible = enabled and weight > 0
-
-    def usable(self):
-        return self.enabled and self.weight > 0 and (not self.maxconn or self.cur < self.maxconn)
-
-
-def names(lb, n):
-    return "".join(lb.pick().name for _ in range(n))
-
-
-def test_round_robin_equal_weights_alternate_in_order():
-    assert names(RoundRobin([Srv("a"), Srv("b"), Srv("c")]), 6) == "abcabc"
-
-
-def test_round_robin_weights_are_smooth():
-    assert names(RoundRobin([Srv("a", 3), Srv("b", 1)]), 8) == "aabaaaba"
-
-
-def test_backup_only_when_no_active_usable():
-    a, b = Srv("a", enabled=False), Srv("b", backup=True)
-    lb = RoundRobin([a, b])
-    assert names(lb, 2) == "bb"
-    a.enabled = True
-    assert names(lb, 2) == "aa"
-
-
-def test_full_servers_are_skipped():
-    a, b = Srv("a", maxconn=1), Srv("b")
-    a.cur = 1
-    lb = RoundRobin([a, b])
-    assert names(lb, 3) == "bbb"
-    assert RoundRobin([a]).pick() is None
-    assert RoundRobin([a]).has_candidates()
 
 
 class Obj:

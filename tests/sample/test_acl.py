@@ -129,6 +129,6 @@ def test_bad_regex():
 
 def test_known_haproxy_fetch_is_pending_not_unknown():
     with pytest.raises(AclPending):
-        parse_expression(["ssl_fc"])
+        parse_expression(["ssl_bc_alpn"])  # ssl_fc: pyhaproxy/sample/ssl_fetches.py
     with pytest.raises(AclPending):
         compile_condition(["if", "WAIT_END"], {})

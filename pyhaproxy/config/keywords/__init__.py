@@ -5,6 +5,7 @@ behaviour lands, its keywords move beside that code and are flagged
 ``implemented=True``.
 """
 
+from pyhaproxy.checks import keywords as _check_keywords  # noqa: F401
 from pyhaproxy.config.keywords import (  # noqa: F401
     balance,
     bind,
@@ -14,5 +15,7 @@ from pyhaproxy.config.keywords import (  # noqa: F401
     proxy,
     rules,
     server,
+    ssl,
     timeouts,
 )
+from pyhaproxy.runtime import keywords as _runtime_keywords  # noqa: F401

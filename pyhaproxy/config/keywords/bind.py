@@ -16,6 +16,7 @@ from pyhaproxy.config.keywords.params import (
     as_file,
     as_int,
 )
+from pyhaproxy.config.keywords.ssl import BIND_TLS_OPTIONS, attach_bind
 from pyhaproxy.config.model import FRONTEND, Bind
 from pyhaproxy.config.registry import ConfigError, Table, keyword
 from pyhaproxy.config.suggest import best_match
@@ -38,8 +39,6 @@ for _n in (
     "accept-netscaler-cip",
     "accept-proxy",
     "allow-0rtt",
-    "ca-ignore-err",
-    "crt-ignore-err",
     "defer-accept",
     "expose-fd",
     "force-sslv3",
@@ -67,6 +66,8 @@ for _n in (
     BIND_OPTIONS.add(_n, FLAG)
 for _n in (
     "alpn",
+    "ca-ignore-err",
+    "crt-ignore-err",
     "ciphers",
     "ciphersuites",
     "curves",
@@ -100,11 +101,14 @@ BIND_OPTIONS.add("maxconn", NOT_NEGATIVE)
 BIND_OPTIONS.add("backlog", Param(1, _backlog))
 BIND_OPTIONS.add("id", STRICT_POSITIVE)
 BIND_OPTIONS.add("tcp-ut", TIME)
-for _n in ("crt", "crt-list", "ca-file", "ca-verify-file", "ca-sign-file", "crl-file"):
-    BIND_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n.startswith("crt") else "ca-base")))
+# the crt-list file itself is not relative to crt-base (its lines are)
+BIND_OPTIONS.add("crt-list", STR)
+for _n in ("crt", "ca-file", "ca-verify-file", "ca-sign-file", "crl-file"):
+    base = "crt-base" if _n.startswith("crt") else "ca-base"
+    BIND_OPTIONS.add(_n, Param(1, as_file(base, _n not in ("ca-file", "crl-file"))))
 
 # options the data plane acts on; the others refuse to start (pyhaproxy/dataplane/listeners.py)
-IMPLEMENTED_OPTIONS = frozenset({"name", "backlog", "maxconn", "v4v6", "v6only"})
+IMPLEMENTED_OPTIONS = frozenset({"name", "backlog", "maxconn", "v4v6", "v6only"}) | BIND_TLS_OPTIONS
 
 _USAGE = "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."
 
@@ -180,6 +184,7 @@ def _bind(ctx: Context) -> None:
     except ConfigError as exc:
         sep = ":" if exc.message.startswith("unknown keyword") else " :"
         raise ConfigError(f"'bind {spec}' in section '{ctx.section}'{sep} {exc.message}") from None
+    attach_bind(ctx, spec, bind)
     for opt in bind.options:
         if opt not in IMPLEMENTED_OPTIONS:
             ctx.pending(f"bind {opt}")

@@ -39,7 +39,7 @@ def _once(ctx: Context, attr: str) -> bool:
 
 
 def _flag(name: str, attr: str) -> None:
-    @keyword(name, sections=G)
+    @keyword(name, sections=G, implemented=True)
     def parse(ctx: Context) -> None:
         _no_args(ctx)
         setattr(ctx.config.global_, attr, True)
@@ -97,10 +97,10 @@ def _count_once(name: str, attr: str, implemented: bool = False) -> None:
 
 
 _count_once("maxconn", "maxconn", implemented=True)
-_count_once("ulimit-n", "ulimit_n")
+_count_once("ulimit-n", "ulimit_n", implemented=True)
 
 
-@keyword("nbthread", sections=G)
+@keyword("nbthread", sections=G, implemented=True)
 def _nbthread(ctx: Context) -> None:
     arg = ctx.words[1] if len(ctx.words) > 1 else ""
     if not arg.isdigit():
@@ -118,8 +118,8 @@ def _nbproc(ctx: Context) -> None:
     )
 
 
-def _string(name: str, attr: str | None = None) -> None:
-    @keyword(name, sections=G)
+def _string(name: str, attr: str | None = None, implemented: bool = False) -> None:
+    @keyword(name, sections=G, implemented=implemented)
     def parse(ctx: Context) -> None:
         if len(ctx.words) < 2 or not ctx.words[1]:
             raise ConfigError(f"'{name}' expects a single argument.")
@@ -131,37 +131,23 @@ def _string(name: str, attr: str | None = None) -> None:
 
 
 _string("pidfile", "pidfile")
-_string("chroot", "chroot")
+_string("chroot", "chroot", implemented=True)
 for _name in (
     "node",
     "description",
-    "log-tag",
-    "ca-base",
-    "crt-base",
     "localpeer",
     "server-state-base",
     "server-state-file",
     "default-path",
     "unix-bind",
-    "ssl-default-bind-ciphers",
-    "ssl-default-bind-ciphersuites",
-    "ssl-default-bind-curves",
-    "ssl-default-server-ciphers",
-    "ssl-default-server-ciphersuites",
-    "ssl-dh-param-file",
+    "ssl-dh-param-file",  # the other ssl globals: pyhaproxy/config/keywords/ssl.py
     "cluster-secret",
     "issuers-chain-path",
 ):
     _string(_name)
 
 
-@keyword("ssl-default-bind-options", sections=G)
-@keyword("ssl-default-server-options", sections=G)
-def _ssl_opts(ctx: Context) -> None:
-    ctx.config.global_.extra[ctx.words[0]] = ctx.words[1:]
-
-
-@keyword("user", sections=G)
+@keyword("user", sections=G, implemented=True)
 def _user(ctx: Context) -> None:
     g = ctx.config.global_
     if g.uid:  # uid 0 (root) counts as unset, as in HAProxy
@@ -175,7 +161,7 @@ def _user(ctx: Context) -> None:
     g.user = name
 
 
-@keyword("group", sections=G)
+@keyword("group", sections=G, implemented=True)
 def _group(ctx: Context) -> None:
     g = ctx.config.global_
     if g.gid:  # gid 0 counts as unset, as in HAProxy
@@ -189,8 +175,8 @@ def _group(ctx: Context) -> None:
     g.group = name
 
 
-@keyword("uid", sections=G)
-@keyword("gid", sections=G)
+@keyword("uid", sections=G, implemented=True)
+@keyword("gid", sections=G, implemented=True)
 def _ids(ctx: Context) -> None:
     attr = ctx.words[0]
     value = parse_uint(
@@ -202,14 +188,14 @@ def _ids(ctx: Context) -> None:
     setattr(ctx.config.global_, attr, value)
 
 
-@keyword("hard-stop-after", sections=G)
+@keyword("hard-stop-after", sections=G, implemented=True)
 def _hard_stop(ctx: Context) -> None:
     if len(ctx.words) < 2:
         raise ConfigError("'hard-stop-after' expects <time> as argument.")
     ctx.config.global_.hard_stop_after = parse_time(ctx.words[1], "hard-stop-after")
 
 
-@keyword("spread-checks", sections=G)
+@keyword("spread-checks", sections=G, implemented=True)
 @keyword("maxsslconn", sections=G)
 @keyword("maxconnrate", sections=G)
 @keyword("maxsessrate", sections=G)
@@ -219,8 +205,7 @@ def _hard_stop(ctx: Context) -> None:
 @keyword("tune.http.maxhdr", sections=G, implemented=True)
 @keyword("tune.maxaccept", sections=G)
 @keyword("tune.maxpollevents", sections=G)
-@keyword("tune.ssl.default-dh-param", sections=G)
-@keyword("tune.ssl.cachesize", sections=G)
+@keyword("tune.ssl.cachesize", sections=G, implemented=True)  # pyhaproxy/tls
 def _int_setting(ctx: Context) -> None:
     name = ctx.words[0]
     value = parse_uint(
@@ -239,6 +224,24 @@ def _int_setting(ctx: Context) -> None:
     if name == "maxsslconn" and value < 0:
         raise ConfigError("'maxsslconn' expects a positive numeric value.")
     ctx.config.global_.tune[name] = value
+
+
+@keyword("tune.ssl.default-dh-param", sections=G, implemented=True)  # pyhaproxy/tls
+def _dh_param(ctx: Context) -> None:
+    """``tune.ssl.default-dh-param <number>`` (configuration.txt §3.2): the
+    largest DH parameters for DHE ciphers, read with atoi(), at least 1024."""
+    name = ctx.words[0]
+    arg = ctx.words[1] if len(ctx.words) > 1 else ""
+    if not arg:
+        raise ConfigError(f"'{name}' expects an integer argument.")
+    text = arg.lstrip()
+    sign = -1 if text[:1] == "-" else 1
+    text = text[1:] if text[:1] in "+-" else text
+    digits = len(text) - len(text.lstrip("0123456789"))
+    value = sign * int(text[:digits]) if digits else 0
+    ctx.config.global_.tune[name] = value  # kept even when refused, as HAProxy
+    if value < 1024:
+        raise ConfigError(f"'{name}' expects a value >= 1024.")
 
 
 @keyword("tune.bufsize", sections=G, implemented=True)
@@ -260,7 +263,7 @@ def _size_setting(ctx: Context) -> None:
     )
 
 
-@keyword("tune.ssl.lifetime", sections=G)
+@keyword("tune.ssl.lifetime", sections=G)  # stored in ms, HAProxy reads seconds
 @keyword("tune.idletimer", sections=G)
 def _time_setting(ctx: Context) -> None:
     name = ctx.words[0]
@@ -270,7 +273,7 @@ def _time_setting(ctx: Context) -> None:
     ctx.config.global_.tune[name] = value
 
 
-@keyword("ssl-server-verify", sections=G)
+@keyword("ssl-server-verify", sections=G, implemented=True)
 def _ssl_server_verify(ctx: Context) -> None:
     """``ssl-server-verify [none|required]`` (configuration.txt §3.1)."""
     if len(ctx.words) > 2:
@@ -281,27 +284,6 @@ def _ssl_server_verify(ctx: Context) -> None:
     if value not in ("none", "required"):
         raise ConfigError("'ssl-server-verify' expects 'none' or 'required' as argument.")
     ctx.config.global_.extra["ssl-server-verify"] = value
-
-
-@keyword("stats", sections=G)
-def _stats(ctx: Context) -> None:
-    sub = ctx.words[1] if len(ctx.words) > 1 else ""
-    if sub == "socket":
-        if len(ctx.words) < 3:
-            raise ConfigError("'stats socket' requires a path or an address argument.")
-    elif sub == "timeout":
-        if not parse_time(ctx.words[2] if len(ctx.words) > 2 else "", "stats timeout"):
-            raise ConfigError("'stats timeout' expects a positive value")
-    elif sub == "maxconn":
-        parse_uint(ctx.words[2] if len(ctx.words) > 2 else "", "stats maxconn", warn=ctx.warn)
-    elif sub in ("bind-process",):
-        pass
-    else:
-        raise ConfigError(
-            "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' "
-            f"(got '{sub}')."
-        )
-    ctx.config.global_.extra.setdefault("stats", []).append((ctx.where, ctx.words[1:]))
 
 
 @keyword("setenv", sections=G)

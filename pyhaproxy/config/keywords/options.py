@@ -134,6 +134,14 @@ IMPLEMENTED = frozenset(
 )
 # backend connection options the data plane has (dataplane/backend.py)
 IMPLEMENTED |= {"abortonclose", "redispatch"}
+# balancing (pyhaproxy/lb/)
+IMPLEMENTED |= {"allbackups"}
+# logging options (pyhaproxy/log)
+IMPLEMENTED |= {"httplog", "httpslog", "tcplog", "dontlognull", "dontlog-normal"}
+IMPLEMENTED |= {"log-separate-errors"}
+# health checks (pyhaproxy/checks)
+IMPLEMENTED |= {"httpchk", "tcp-check", "redis-check", "smtpchk", "log-health-checks"}
+IMPLEMENTED |= {"ssl-hello-chk", "pgsql-check", "ldap-check", "mysql-check"}
 # HAProxy's PR_O_HTTP_MODE: one connection mode per proxy, the last one set wins
 HTTP_MODES = ("http-keep-alive", "http-server-close", "httpclose")
 
@@ -197,5 +205,9 @@ def _option_line(ctx: Context) -> None:
         for other in HTTP_MODES:
             ctx.settings.options.pop(other, None)
     ctx.settings.options[name] = value
+    if name in _LOG_OPTIONS:
+        ctx.settings.extra.pop("log-format", None)  # the last format line wins
+        for other in _LOG_OPTIONS - {name}:
+            ctx.settings.options.pop(other, None)
     if name == "redispatch" and value and len(value) > 1:
         parse_time(value[1], "option redispatch")

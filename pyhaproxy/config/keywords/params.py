@@ -77,16 +77,18 @@ def as_str(name: str, word: str, ctx: Context | None = None) -> str:
     return word
 
 
-def as_file(base_key: str) -> Callable[..., str]:
+def as_file(base_key: str, exists: bool = True) -> Callable[..., str]:
     """A file that must exist when the configuration is read (HAProxy loads
-    certificates and CA files while parsing); relative to ``*-base``."""
+    certificates and CA files while parsing); relative to ``*-base``.
+    ``exists=False``: only the path (CA and CRL files are checked by
+    pyhaproxy/tls, whose alerts differ)."""
 
     def check(name: str, word: str, ctx: Context | None = None) -> str:
         path = word
         base = ctx.config.global_.extra.get(base_key) if ctx is not None else None
         if base and not os.path.isabs(path):
             path = os.path.join(base, path)
-        if not os.path.exists(path):
+        if exists and not os.path.exists(path):
             raise ConfigError(
                 f"unable to stat SSL certificate from file '{path}' : No such file or directory."
             )

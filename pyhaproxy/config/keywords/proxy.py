@@ -162,7 +162,7 @@ def _enabled(ctx: Context) -> None:
         ctx.proxy.disabled = False
 
 
-@keyword("id", sections=("proxy",))
+@keyword("id", sections=("proxy",), implemented=True)  # used by pyhaproxy/runtime/ids.py
 def _id(ctx: Context) -> None:
     _max_args(ctx, 1)
     value = parse_uint(_arg(ctx), "id", "'id' expects an integer argument.", warn=ctx.warn)
@@ -239,11 +239,7 @@ def _dispatch(ctx: Context) -> None:
 
 
 @keyword("cookie", sections=ALL, cap=BACKEND)
-@keyword("capture", sections=("proxy",), cap=FRONTEND)
-@keyword("unique-id-format", sections=ALL, cap=FRONTEND)
-@keyword("unique-id-header", sections=ALL, cap=FRONTEND)
 @keyword("backlog", sections=ALL, cap=FRONTEND)
-@keyword("stats", sections=ALL)
 @keyword("compression", sections=ALL)
 @keyword("redirect", sections=("proxy",))
 def _kept(ctx: Context) -> None:

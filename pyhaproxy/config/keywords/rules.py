@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyhaproxy.config.keywords.proxy import check_condition
-from pyhaproxy.config.model import BACKEND, Rule
+from pyhaproxy.config.model import BACKEND, FRONTEND, Rule
 from pyhaproxy.config.registry import ConfigError, keyword
-from pyhaproxy.config.units import parse_peer_address
+from pyhaproxy.config.units import parse_peer_address, parse_time
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
@@ -19,8 +19,7 @@ RULE_KEYWORDS = (
     "http-after-response",
     "tcp-request",
     "tcp-response",
-    "http-check",
-    "tcp-check",
+    # "http-check", "tcp-check": pyhaproxy/checks/keywords.py
     "http-error",
     "stick",
     "stick-table",
@@ -252,6 +251,8 @@ def _rule(ctx: Context) -> None:
         listed = ", ".join(f"'{a}'" for a in HTTP_ACTIONS[kw])
         raise _abort(ctx, f"'{kw}' expects {listed}, but got '{action}'.")
     if len(ctx.words) < 2:
+        if kw == "tcp-request":
+            raise ConfigError(f"missing argument for 'tcp-request' in {ctx.label}")
         raise ConfigError(f"'{ctx.words[0]}' expects an action or argument.")
     if kw == "source":
         _check_source(ctx.words[1])
@@ -268,9 +269,115 @@ def _rule(ctx: Context) -> None:
                 if kw in HTTP_ACTIONS:
                     raise _abort(ctx, exc.message) from None
                 raise
-    if kw == "http-request" and ctx.words[1] not in _HTTP_REQUEST_DONE:
+    # use-service prometheus-exporter: pyhaproxy/runtime/prometheus.py
+    service = tuple(ctx.words[1:3]) == ("use-service", "prometheus-exporter")
+    if kw == "http-request" and ctx.words[1] not in _HTTP_REQUEST_DONE and not service:
         ctx.pending(f"http-request {ctx.words[1]}")
+    if kw == "tcp-request":
+        pending = _tcp_request(ctx)
+        if pending:
+            ctx.pending(pending)
     ctx.settings.rules.append(Rule(ctx.where, ctx.words[0], ctx.words, compiled))
+
+
+# 'tcp-request content' actions HAProxy 2.6 knows, in the order its error
+# lists them ("name(*)" stands for a prefix)
+TCP_CONTENT_ACTIONS = [
+    "accept",
+    "reject",
+    "capture",
+    "expect-proxy",
+    "expect-netscaler-cip",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "ot-group",
+    "set-log-level",
+    "set-nice",
+    "switch-mode",
+    "use-service",
+    "sc-inc-gpc(*)",
+    "sc-inc-gpc0(*)",
+    "sc-inc-gpc1(*)",
+    "sc-set-gpt(*)",
+    "sc-set-gpt0(*)",
+    "send-spoe-group",
+    "do-resolve(*)",
+    "set-var-fmt(*)",
+    "set-var(*)",
+    "unset-var(*)",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
+    "set-mark",
+    "set-tos",
+    "silent-drop",
+    "set-priority-class",
+    "set-priority-offset",
+]
+_TCP_CONTENT_LISTED = ", ".join(
+    f"'{a}'" for a in TCP_CONTENT_ACTIONS if a not in ("track-sc1", "track-sc2")
+).replace("'track-sc0'", "'track-sc0' ... 'track-sc2'")
+
+
+def _known_tcp_content(action: str) -> bool:
+    return any(
+        action == name or name.endswith("(*)") and action.startswith(name[:-3])
+        for name in TCP_CONTENT_ACTIONS
+    )
+
+
+def _tcp_request(ctx: Context) -> str | None:
+    """``tcp-request inspect-delay <timeout>`` and ``tcp-request content
+    accept|reject [{if|unless} <condition>]`` in a frontend or listen
+    section (configuration.txt §4.2), run by dataplane/tcp.py; the syntax
+    checked as HAProxy 2.6 checks it.  Returns what pyhaproxy cannot run
+    yet (recorded as pending: a real start refuses it), or None."""
+    words = ctx.words
+    what = words[1]
+    if what == "inspect-delay":
+        value = words[2] if len(words) > 2 else ""
+        base = (
+            f"'tcp-request inspect-delay' expects a positive delay in milliseconds, in {ctx.label}"
+        )
+        if not value:
+            raise ConfigError(base)
+        try:
+            delay = parse_time(value, "tcp-request inspect-delay")
+        except ConfigError:
+            bad = next((c for c in value if not c.isdigit()), value[:1])
+            raise ConfigError(f"{base} (unexpected character '{bad}')") from None
+        if ctx.section == "defaults" or not ctx.cap & FRONTEND:
+            return "tcp-request inspect-delay in a backend or defaults section"
+        ctx.settings.extra["tcp-request inspect-delay"] = delay
+        return None
+    if what == "content":
+        action = words[2] if len(words) > 2 else ""
+        if not _known_tcp_content(action):
+            raise ConfigError(
+                f"'tcp-request content' expects {_TCP_CONTENT_LISTED} in {ctx.label} "
+                f"(got '{action}')."
+            )
+        if action in ("accept", "reject"):
+            rest = words[3:]
+            if rest and rest[0] not in ("if", "unless"):
+                raise ConfigError(
+                    f"'tcp-request content {action}' only accepts 'if' or 'unless', "
+                    f"in {ctx.label} (got '{rest[0]}')"
+                )
+            if ctx.section == "defaults" or not ctx.cap & FRONTEND:
+                return f"tcp-request content {action} in a backend or defaults section"
+            if ctx.settings.mode == "http":  # a later 'mode http': refused at start
+                return f"tcp-request content {action} in an HTTP proxy"
+            return None
+        return f"tcp-request content {action}"
+    if what in ("connection", "session"):
+        return f"tcp-request {what} {words[2] if len(words) > 2 else ''}".rstrip()
+    raise ConfigError(
+        f"'tcp-request' expects 'inspect-delay', 'connection', or 'content' in {ctx.label} "
+        f"(got '{what}')"
+    )
 
 
 # http-request actions the data plane runs (dataplane/routing.py)
@@ -282,5 +389,5 @@ for _name in RULE_KEYWORDS:
         _name,
         sections=("defaults", "proxy"),
         cap=BACKEND if _name in _BACKEND_ONLY else 0,
-        implemented=_name == "http-request",
+        implemented=_name in ("http-request", "tcp-request"),
     )(_rule)

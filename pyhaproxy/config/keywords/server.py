@@ -20,6 +20,7 @@ from pyhaproxy.config.keywords.params import (
     as_int,
     as_long,
 )
+from pyhaproxy.config.keywords.ssl import SERVER_TLS_OPTIONS, attach_server
 from pyhaproxy.config.model import BACKEND, Server
 from pyhaproxy.config.registry import ConfigError, Table, keyword
 from pyhaproxy.config.units import invalid_char, parse_address
@@ -29,9 +30,16 @@ if TYPE_CHECKING:
 
 SERVER_OPTIONS: Table[Param] = Table("server option")
 # options the data plane acts on (pyhaproxy/dataplane/backend.py); others refuse to start
-IMPLEMENTED_OPTIONS = frozenset(
-    {"weight", "backup", "no-backup", "disabled", "enabled", "maxconn", "maxqueue"}
+IMPLEMENTED_OPTIONS = (
+    frozenset({"weight", "backup", "no-backup", "disabled", "enabled", "maxconn", "maxqueue", "id"})
+    | SERVER_TLS_OPTIONS
 )
+# health and agent checks (pyhaproxy/checks)
+IMPLEMENTED_OPTIONS |= {"check", "no-check", "inter", "fastinter", "downinter", "rise", "fall"}
+IMPLEMENTED_OPTIONS |= {"port", "addr", "agent-check", "no-agent-check", "agent-port"}
+IMPLEMENTED_OPTIONS |= {"agent-addr", "agent-send", "agent-inter"}
+IMPLEMENTED_OPTIONS |= {"track"}
+IMPLEMENTED_OPTIONS |= {"check-ssl", "no-check-ssl", "check-sni", "check-alpn"}  # checks/tls.py
 
 
 def _weight(name: str, word: str, ctx: Context | None = None) -> int:
@@ -87,7 +95,6 @@ for _n in (
     "no-tlsv11",
     "no-tlsv12",
     "no-tlsv13",
-    "no-verifyhost",
     "no-tfo",
     "non-stick",
     "send-proxy",
@@ -162,7 +169,7 @@ SERVER_OPTIONS.add("weight", Param(1, _weight))
 SERVER_OPTIONS.add("rise", Param(1, _rise_fall))
 SERVER_OPTIONS.add("fall", Param(1, _rise_fall))
 for _n in ("ca-file", "crl-file", "crt"):
-    SERVER_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n == "crt" else "ca-base")))
+    SERVER_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n == "crt" else "ca-base", _n == "crt")))
 
 
 def _parse_server_options(
@@ -212,10 +219,12 @@ def _server(ctx: Context) -> None:
                 f"in backend '{ctx.proxy.name}' at {other.where}",
                 bare=True,
             )
+    srv = Server(ctx.where, name, addr, opts, ctx.proxy.name)
+    attach_server(ctx, label.rstrip(" :"), srv)
     for opt in opts:
         if opt not in IMPLEMENTED_OPTIONS:
             ctx.pending(f"server {opt}")
-    ctx.proxy.servers.append(Server(ctx.where, name, addr, opts, ctx.proxy.name))
+    ctx.proxy.servers.append(srv)
 
 
 @keyword("default-server", sections=("proxy", "defaults"), implemented=True)

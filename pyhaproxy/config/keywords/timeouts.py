@@ -39,6 +39,7 @@ IMPLEMENTED = frozenset(
         "server-fin",
     }
 )
+IMPLEMENTED |= {"check"}  # pyhaproxy/checks/runner.py
 # deprecated aliases still accepted by HAProxy 2.6
 ALIASES = {"clitimeout": "client", "srvtimeout": "server", "contimeout": "connect"}
 

@@ -1,0 +1,162 @@
+"""Server state messages in HAProxy's words (src/server.c srv_append_status,
+src/check.c set_server_check_status).
+
+``emit()`` is the one function every check message goes through: stderr
+(``[WARNING]  (PID) : Server be/s2 is DOWN, ...``, as HAProxy's ha_warning)
+and the backend's log targets (HAProxy's ``send_log(proxy, level, ...)``)
+through ``Out.log`` (pyhaproxy/log ``Logging.send``).  The syslog level is
+HAProxy's: ALERT for a server going DOWN, NOTICE for UP, admin changes and
+check results, EMERG for a backend left without servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyhaproxy.checks import status as st
+from pyhaproxy.dataplane.backend import DOWN
+
+if TYPE_CHECKING:
+    from pyhaproxy.messages import Reporter
+
+LEVELS = {"emerg": 0, "alert": 1, "notice": 5}  # syslog severities
+
+
+@dataclass(slots=True)
+class Out:
+    """Where messages go: the stderr reporter, and ``log(proxy name, syslog
+    level, text)`` for the log targets (None: no logging)."""
+
+    reporter: Reporter
+    log: Callable[[str, int, str], None] | None = None
+
+
+def emit(out: Out, backend: str, level: str, text: str, log_text: str = "") -> None:
+    """Write one state-change message; ``log_text`` when the log line
+    differs from the stderr one (HAProxy quotes the backend on stderr only)."""
+    reporter = out.reporter
+    # the log line is ours to send, at HAProxy's level: not the reporter's
+    sink, reporter.sink = reporter.sink, None
+    try:
+        if level == "emerg":
+            reporter.alert(text, context=None)
+        else:
+            reporter.warning(text, context=None)
+    finally:
+        reporter.sink = sink
+    if out.log is not None:
+        out.log(backend, LEVELS[level], log_text or text)
+
+
+def ascii_encode(text: str) -> str:
+    """HAProxy's chunk_asciiencode with '"': non-printables and '"' as \\xHH."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 32 or o >= 127 or ch == '"':
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def check_status(status: st.Status | None, code: int, desc: str, duration: int) -> str:
+    """``, reason: ..., code: N, info: "...", check duration: Nms``."""
+    if status is None:
+        return f", {desc}" if desc else ""
+    out = f", reason: {status.words}"
+    if status.with_code:
+        out += f", code: {code}"
+    if desc:
+        out += f', info: "{ascii_encode(desc)}"'
+    if duration >= 0:
+        out += f", check duration: {duration}ms"
+    return out
+
+
+def counts(backend: Any) -> tuple[int, int]:
+    act = bck = 0
+    for s in backend.servers:
+        if not s.maint and s.state != DOWN and s.weight > 0:
+            if s.backup:
+                bck += 1
+            else:
+                act += 1
+    return act, bck
+
+
+def server_line(server: Any, went_down: bool, detail: str) -> str:
+    """``Server be/s is DOWN<detail>. N active and M backup servers left. ...``"""
+    be = server.backend
+    act, bck = counts(be)
+    who = "Backup Server" if server.backup else "Server"
+    backup_only = " Running on backup." if bck and not act else ""
+    if went_down:
+        return (
+            f"{who} {be.name}/{server.name} is DOWN{detail}. {act} active and {bck} backup "
+            f"servers left.{backup_only} {server.cur} sessions active, 0 requeued, "
+            "0 remaining in queue."
+        )
+    return (
+        f"{who} {be.name}/{server.name} is UP{detail}. {act} active and {bck} backup "
+        f"servers online.{backup_only} 0 sessions requeued, {len(be.queue)} total in queue."
+    )
+
+
+def state_change(out: Out, server: Any, went_down: bool, detail: str, had_servers: bool) -> None:
+    be = server.backend
+    emit(
+        out,
+        be.name,
+        "alert" if went_down else "notice",
+        server_line(server, went_down, detail),
+    )
+    if went_down and had_servers and counts(be) == (0, 0):
+        emit(
+            out,
+            be.name,
+            "emerg",
+            f"backend '{be.name}' has no server available!",
+            f"backend {be.name} has no server available!",
+        )
+
+
+def health_line(
+    server: Any, agent: bool, result: str, detail: str, health: int, rise: int, fall: int
+) -> str:
+    """``Health check for server be/s failed, reason: ..., status: 0/2 DOWN.``"""
+    who = "backup " if server.backup else ""
+    verdict = {"condpass": "conditionally succeeded", "passed": "succeeded"}.get(result, "failed")
+    if health >= rise:
+        state = f"{health - rise + 1}/{fall} {'UP' if server.uweight else 'DRAIN'}"
+    else:
+        state = f"{health}/{rise} DOWN"
+    kind = "Agent" if agent else "Health"
+    return (
+        f"{kind} check for {who}server {server.backend.name}/{server.name} {verdict}"
+        f"{detail}, status: {state}."
+    )
+
+
+def admin_change(out: Out, server: Any, what: str) -> None:
+    """Admin state set by an agent: ``drain``, ``maint``, ``ready-drain``
+    (drain left), ``ready-maint`` (maintenance left) -- src/server.c
+    srv_update_status."""
+    be = server.backend
+    name = f"{be.name}/{server.name}"
+    who = "Backup Server" if server.backup else "Server"
+    if what == "maint":
+        text = server_line(server, True, "").replace(
+            f"{name} is DOWN", f"{name} is going DOWN for maintenance", 1
+        )
+    elif what == "drain":
+        text = server_line(server, False, "").replace(
+            f"{name} is UP", f"{name} enters drain state", 1
+        )
+    elif what == "ready-drain":
+        text = f"{who} {name} is UP (leaving forced drain)."
+    else:
+        text = f"{who} {name} is UP/READY (leaving forced maintenance)."
+    emit(out, be.name, "notice", text)
