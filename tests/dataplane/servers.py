@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 import socket
 import threading
@@ -11,19 +12,36 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
+def _port_slice() -> range:
+    """This test process's own ports: 20000-32000 (below the ephemeral
+    range 32768-60999, so outgoing connections never take one) cut into one
+    slice per xdist worker.  haproxy and pyhaproxy bind with SO_REUSEPORT,
+    so two tests given the same port would both bind it and the kernel would
+    split their connections: ports must never be shared between workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = 12000 // max(count, 1)
+    return range(20000 + index * size, 20000 + (index + 1) * size)
+
+
+_PORTS = _port_slice()
+_next = [random.randrange(len(_PORTS))]
+
+
 def free_port() -> int:
-    """A free loopback port below the ephemeral range (32768-60999), so that
-    the outgoing connections of parallel tests cannot take it between this
-    probe and the proxy's bind."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
+    """A free loopback port of this worker's slice, handed out in turn so
+    that a port comes back only after the whole slice was used."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next[0] % len(_PORTS)]
+        _next[0] += 1
         try:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", port))
                 return port
         except OSError:
             continue
-    raise RuntimeError("no free port in 20000-32000")
+    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 @dataclass
