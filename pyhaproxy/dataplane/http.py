@@ -58,6 +58,7 @@ from pyhaproxy.dataplane.counters import count_status, failed_connect, failed_re
 from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT, closes
 from pyhaproxy.dataplane.h1hdr import CLO, KAL, close_delimited, request_head, response_head
 from pyhaproxy.log import states
+from pyhaproxy.log.logformat import LOG_SLOTS
 
 if TYPE_CHECKING:
     from pyhaproxy.dataplane.backend import BackendRT, ServerRT
@@ -381,32 +382,15 @@ class HttpSession(asyncio.Protocol):
         "log",
         # what the log line reads (logformat.STREAM_FACTS): set only when
         # the frontend logs (``log`` is not None)
-        "addrs",
-        "t_accept",
-        "t_request",
-        "t_head",
-        "t_queue",
-        "t_connect",
-        "t_response",
-        "status",
-        "queued",
-        "bytes_in",
-        "bytes_out",
-        "term",
-        "log_srv",
-        "req_head",
-        "rsp_head",
+        *LOG_SLOTS,
     )
 
     def __init__(self, fe: FrontendRT) -> None:
         self.fe = fe
         self.log = log = fe.log  # its ProxyLog, or None: one test per event
-        if log is not None:
-            self.t_accept = self.t_request = self.t_head = self.t_queue = 0.0
-            self.t_connect = self.t_response = 0.0
-            self.status = self.queued = self.bytes_in = self.bytes_out = 0
-            self.term = ""
-            self.log_srv = self.req_head = self.rsp_head = self.addrs = None
+        if log is not None:  # the facts its line reads (LOG_SLOTS), clean
+            log.reset(self)
+            self.addrs = None
         self.listener = None
         self.served = self.eof = False
         self.private: list[HttpServerSide] | None = None  # `http-reuse never`

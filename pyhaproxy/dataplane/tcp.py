@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from pyhaproxy.dataplane.counters import failed_connect
 from pyhaproxy.dataplane.routing import ACCEPT, WAIT
 from pyhaproxy.log import states
+from pyhaproxy.log.logformat import LOG_SLOTS
 
 if TYPE_CHECKING:
     from pyhaproxy.dataplane.backend import BackendRT, ServerRT
@@ -102,21 +103,7 @@ class TcpSession(asyncio.Protocol):
         "log",
         # what the log line reads (logformat.STREAM_FACTS): set only when
         # the frontend logs (``log`` is not None)
-        "addrs",
-        "t_accept",
-        "t_request",
-        "t_head",
-        "t_queue",
-        "t_connect",
-        "t_response",
-        "status",
-        "queued",
-        "bytes_in",
-        "bytes_out",
-        "term",
-        "log_srv",
-        "req_head",
-        "rsp_head",
+        *LOG_SLOTS,
     )
 
     def __init__(self, fe: FrontendRT) -> None:
@@ -138,12 +125,9 @@ class TcpSession(asyncio.Protocol):
         self.tries = 0  # failed connect attempts (retries, redispatch)
         self.be = fe.backend  # use_backend rules on `src` may change it
         self.log = log = fe.log  # its ProxyLog, or None: one test per event
-        if log is not None:
-            self.t_accept = self.t_request = self.t_head = self.t_queue = 0.0
-            self.t_connect = self.t_response = 0.0
-            self.status = self.queued = self.bytes_in = self.bytes_out = 0
-            self.term = ""
-            self.log_srv = self.req_head = self.rsp_head = self.addrs = None
+        if log is not None:  # the facts its line reads (LOG_SLOTS), clean
+            log.reset(self)
+            self.addrs = None
 
     # ---- protocol interface (client side) ----------------------------------
 

@@ -40,6 +40,7 @@ __all__ = [
     "HTTPSLOG",
     "TCPLOG",
     "STREAM_FACTS",
+    "LOG_SLOTS",
 ]
 
 # configuration.txt §8.2.3 and §8.2.2, §8.2.4 "option httplog clf"
@@ -79,6 +80,8 @@ STREAM_FACTS = (
     "req_head",  # raw request head (HTTP), or None
     "rsp_head",  # raw response head (HTTP), or None
 )
+# the slots a stream class adds for its log line: the facts it does not hold anyway
+LOG_SLOTS = tuple(f for f in STREAM_FACTS if f not in ("transport", "fe", "be", "tries"))
 
 
 class FormatError(Exception):
