@@ -159,11 +159,18 @@ def cli(sock_path: str, command: str) -> str:
 Step = Req | Callable[[int, str | None], object]
 
 
-def run(port: int, steps: Iterable[Step], sock: str | None = None) -> list[str]:
+def run(
+    port: int, steps: Iterable[Step], sock: str | None = None, settle: float = 0.0
+) -> list[str]:
+    """The server of each request of ``steps``; ``settle``: a pause after
+    each, so that the proxy has released the stream's server slot before
+    the next one is balanced (leastconn and first count them)."""
     out = []
     for step in steps:
         if isinstance(step, Req):
             out.append(ask(port, step))
+            if settle:
+                time.sleep(settle)
         elif getattr(step, "records", False):
             out.append(step(port, sock))
         else:
@@ -198,7 +205,9 @@ def both(
             deadline = time.monotonic() + 10
             while not os.path.exists(sock) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        results.append(run(port, steps, sock))
+        # sequential traffic: each stream has ended before the next starts
+        counted = any(algo in balance for algo in ("leastconn", "first"))
+        results.append(run(port, steps, sock, 0.05 if counted else 0.0))
     return results[0], results[1]
 
 
