@@ -263,6 +263,24 @@ def _htx_delta(raw: bytes | None) -> int:
     return size - (end + 4)
 
 
+def _ci(pn: Any) -> str:
+    """``%ci`` unquoted: ``_dash(_ip(pn))`` in one call (on every line)."""
+    if pn.__class__ is tuple and pn:
+        return pn[0]
+    return "unix" if pn and isinstance(pn, str) else "-"
+
+
+def _cp(pn: Any) -> str:
+    """``%cp`` unquoted: ``_dash(_port(pn))`` in one call."""
+    return str(pn[1]) if pn.__class__ is tuple and pn else "-"
+
+
+def _qline(s: Any) -> str:
+    """``%{+Q}r``: the request line, encoded, quoted."""
+    line = _line(s)
+    return f'"{_enc(line)}"' if line else '"<BADREQ>"'
+
+
 def _srvname(s: Any) -> str:
     srv = s.log_srv
     if srv is not None:
@@ -304,8 +322,9 @@ def _inline_ms(a: str, b: str) -> str:
 
 
 # ---- variables ----------------------------------------------------------------
-# name → (kind, expression); kind: "s" string, "n" number, "ip", "port", "t"
-# timer-like number, "raw" already formatted (dates, lists: never quoted)
+# name → (kind, expression); kind: "s" string or None, "str" string never
+# None, "n" number, "ip", "port", "raw" already formatted (dates, lists:
+# never quoted)
 
 _VARS: dict[str, tuple[str, str]] = {
     "B": ("n", "s.bytes_out + _htx_delta(s.rsp_head) if s.bytes_out else 0"),
@@ -344,15 +363,15 @@ _VARS: dict[str, tuple[str, str]] = {
     "Td": ("n", "L.td(s, now)"),
     "ac": ("n", "L.actconn()"),
     "fc": ("n", "L.feconn(s)"),
-    "bc": ("n", "L.beconn(s)"),
+    "bc": ("n", "(s.be.c.scur if s.be is not None else 0)"),
     "sc": ("n", "(s.log_srv.cur if s.log_srv is not None else 0)"),
     "rc": ("n", "min(s.tries, s.be.retries) if s.be is not None else s.tries"),
     "sq": ("n", "0"),
     "bq": ("n", "s.queued"),
-    "b": ("s", "_bename(s)"),
-    "f": ("s", "s.fe.name"),
-    "ft": ("s", "_ftname(s)"),
-    "s": ("s", "_srvname(s)"),
+    "b": ("str", "_bename(s)"),
+    "f": ("str", "s.fe.name"),
+    "ft": ("str", "_ftname(s)"),
+    "s": ("str", "_srvname(s)"),
     "ci": ("ip", "_ip(pn)"),
     "cp": ("port", "_port(pn)"),
     "fi": ("ip", "_ip(sn)"),
@@ -476,12 +495,20 @@ def _fmt_value(kind: str, expr: str, flags: frozenset[str]) -> str:
     q = "Q" in flags
     if kind == "raw":
         return expr
-    if kind == "s":
+    if kind == "str" and not flags & {"E", "Q"}:
+        return expr
+    if kind in ("s", "str"):
         if "E" in flags:
             expr = f"_esc({expr})"
         if q:
             return f"_qs({expr})"
         return f"_dash({expr})"
+    if expr == "_ip(pn)" and not flags & {"X", "Q"}:
+        return "_ci(pn)"
+    if expr == "_port(pn)" and "X" not in flags:
+        return "_cp(pn)"
+    if expr == "_enc(_line(s) or '<BADREQ>')" and flags & {"Q", "E"} == {"Q"}:
+        return "_qline(s)"
     if kind == "ip":
         if "X" in flags:
             expr = f"_hex_ip({expr})"
@@ -608,6 +635,9 @@ def compile_format(
         "_query": _query,
         "_captures": _captures,
         "_srvname": _srvname,
+        "_ci": _ci,
+        "_cp": _cp,
+        "_qline": _qline,
         "_htx_delta": _htx_delta,
         "_bename": _bename,
         "_ftname": _ftname,
@@ -660,7 +690,7 @@ def compile_format(
     del first
     body = "".join(pieces)
     # the client's and the frontend's addresses are fetched once
-    uses = ("_ip(pn)" in body or "_port(pn)" in body, "_ip(sn)" in body or "_port(sn)" in body)
+    uses = ("(pn)" in body, "(sn)" in body)
     pre = "    pn, sn = _addrs(s)\n" if any(uses) else ""
     src = f'def render(s, L, now):\n{pre}    return f"""{body}"""\n'
     code = compile(src, f"<log-format {text!r}>", "exec")

@@ -200,10 +200,6 @@ class ProxyLog:
             return lst.limits[-2].cur
         return self.actconn()
 
-    def beconn(self, s: Any) -> int:
-        be = s.be
-        return sum(srv.cur for srv in be.servers) if be is not None else 0
-
     def server_addr(self, s: Any, which: str, index: int) -> Any:
         return None
 

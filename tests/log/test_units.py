@@ -37,7 +37,7 @@ def _stream(**kw):
     base = dict(
         transport=_T(),
         fe=NS(name="fe", mode="http"),
-        be=NS(name="be", servers=[srv], retries=3),
+        be=NS(name="be", servers=[srv], retries=3, c=NS(scur=0)),
         log_srv=srv,
         t_accept=100.0,
         t_request=100.0,
