@@ -43,6 +43,7 @@ class Counters:
     )
 
     def __init__(self) -> None:
+        self.scur = 0
         self.clear(True)
 
     def clear(self, everything: bool) -> None:
@@ -52,7 +53,9 @@ class Counters:
         self.rate_max = 0
         if not everything:
             return
-        self.scur = self.stot = self.bin = self.bout = 0
+        # scur is not a counter but a gauge of what is open: never cleared
+        # (HAProxy keeps feconn/beconn/cur_sess out of the counters it clears)
+        self.stot = self.bin = self.bout = 0
         self.dreq = self.dresp = self.ereq = self.econ = self.eresp = 0
         self.wretr = self.wredis = self.lbtot = self.req_tot = 0
         self.hrsp = [0, 0, 0, 0, 0, 0]

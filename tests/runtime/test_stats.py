@@ -11,6 +11,7 @@ import csv
 import http.client
 import io
 import socket
+import time
 
 from tests.dataplane.servers import free_port
 from tests.runtime.client import cli, wait_socket
@@ -199,6 +200,37 @@ def test_clear_counters_all_resets(launcher, tmp_path, http_servers):
     _, rows = _table(cli(sock, "show stat"))
     assert all(r["stot"] in ("0", "") for r in rows)
     assert rows[0]["hrsp_2xx"] == "0"
+
+
+def test_clear_counters_all_keeps_open_sessions(launcher, tmp_path, http_servers):
+    """``scur`` counts what is open: ``clear counters all`` leaves it, and
+    the session closing afterwards brings it back to 0, as HAProxy's."""
+    pair = _start_pair(launcher, tmp_path, http_servers)
+
+    def scur(sock: str) -> dict[str, str]:
+        _, rows = _table(cli(sock, "show stat"))
+        return {
+            f"{r['# pxname'] if '# pxname' in r else r['pxname']}/{r['svname']}": r["scur"]
+            for r in rows
+            if r.get("# pxname", r.get("pxname")) in ("tfe", "tcpbe")
+        }
+
+    seen = []
+    for d, ports in pair.values():
+        sock = str(d / "admin.sock")
+        with socket.create_connection(("127.0.0.1", ports["tport"]), timeout=5) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(65536).startswith(b"HTTP/1.")  # the session is open
+            assert cli(sock, "clear counters all") == "\n"
+            during = scur(sock)
+        for _ in range(50):
+            after = scur(sock)
+            if set(after.values()) == {"0"}:
+                break
+            time.sleep(0.05)
+        seen.append((during, after))
+    assert seen[0] == seen[1]
+    assert seen[1][0]["tcpbe/BACKEND"] == "1" and seen[1][1]["tcpbe/BACKEND"] == "0"
 
 
 def test_show_info_as_haproxy(launcher, tmp_path, http_servers):
