@@ -106,14 +106,28 @@ def _has_dh(material: Material) -> bool:
         return False
 
 
-def _set_dh(ctx: ssl.SSLContext, material: Material, param: int | None) -> bool:
-    """DHE parameters of one certificate's context; without any (no DH in
-    the file, no ``tune.ssl.default-dh-param``) DHE ciphers are unavailable,
-    as in HAProxy.  False when OpenSSL refused the parameters."""
-    if _has_dh(material):
+def load_dh_file(path: str) -> bool:
+    """Whether ``path`` holds DH parameters OpenSSL takes
+    (``ssl-dh-param-file``)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(path)
+    except (OSError, ssl.SSLError, ValueError):
+        return False
+    return True
+
+
+def _set_dh(
+    ctx: ssl.SSLContext, material: Material, param: int | None, dh_file: str | None = None
+) -> bool:
+    """DHE parameters of one certificate's context, as HAProxy picks them:
+    the certificate file's own, else ``ssl-dh-param-file``'s, else the
+    predefined ones of ``tune.ssl.default-dh-param``'s size; without any,
+    DHE ciphers are unavailable.  False when OpenSSL refused the parameters."""
+    path = material.path if _has_dh(material) else dh_file
+    if path:
         try:
-            ctx.load_dh_params(material.path)
-        except (ssl.SSLError, ValueError):
+            ctx.load_dh_params(path)
+        except (OSError, ssl.SSLError, ValueError):
             return False
         return True
     if not param:
@@ -286,7 +300,12 @@ class BindTLS:
             ctx.verify_mode = _CERT_REQS[opts.get("verify") or "none"]
             if opts.get("prefer-client-ciphers"):
                 ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-            _set_dh(ctx, material, extra.get("tune.ssl.default-dh-param"))
+            _set_dh(
+                ctx,
+                material,
+                extra.get("tune.ssl.default-dh-param"),
+                extra.get("ssl-dh-param-file"),
+            )
             # HAProxy's defaults: 20000 sessions, 300 s (configuration.txt §3.2)
             openssl.set_session_cache(ctx, extra.get("tune.ssl.cachesize", 20000), 300)
             built.append((ctx, material, filters, excluded))

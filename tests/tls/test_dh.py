@@ -49,6 +49,13 @@ def rsa_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             timeout=30,
         ).stdout
         pki.write("rsadh.pem", (root / "rsa2048.pem").read_bytes() + params)
+        ffdhe2048 = subprocess.run(
+            ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        pki.write("dh2048.pem", ffdhe2048)
     return root
 
 
@@ -80,6 +87,47 @@ def test_dhe_like_haproxy(launcher, rsa_dir, crt, param, expect):
         pytest.skip("openssl missing")
     glob = f"    tune.ssl.default-dh-param {param}" if param else ""
     assert _temp_keys(launcher, rsa_dir, crt, glob) == [expect, expect]
+
+
+@pytest.mark.parametrize(
+    "crt, param, expect",
+    [
+        ("rsa2048.pem", None, "DH, 2048 bits"),  # the file's parameters
+        ("rsa3072.pem", 4096, "DH, 2048 bits"),  # before the predefined ones
+        ("rsadh.pem", None, "DH, 3072 bits"),  # the certificate's own win
+    ],
+)
+def test_dh_param_file_like_haproxy(launcher, rsa_dir, crt, param, expect):
+    """``ssl-dh-param-file``: used for certificates without their own DH
+    parameters, before ``tune.ssl.default-dh-param``."""
+    if not (rsa_dir / "dh2048.pem").exists():
+        pytest.skip("openssl missing")
+    glob = f"    ssl-dh-param-file {rsa_dir / 'dh2048.pem'}"
+    if param:
+        glob += f"\n    tune.ssl.default-dh-param {param}"
+    assert _temp_keys(launcher, rsa_dir, crt, glob) == [expect, expect]
+
+
+@pytest.mark.parametrize("value", ["", "missing.pem", "rsa2048.pem", "dh2048.pem"])
+def test_dh_param_file_check_like_haproxy(tmp_path, rsa_dir, value):
+    """``-c``: a file without DH parameters (or none) is fatal, with
+    HAProxy's words."""
+    cfg = tmp_path / "dh.cfg"
+    glob = f"    ssl-dh-param-file {rsa_dir / value if value else ''}"
+    cfg.write_text(CFG.format(d=rsa_dir, port=free_port(), crt="rsa2048.pem", glob=glob))
+    ours = run_pyhaproxy("-c", "-f", str(cfg))
+    if Path(HAPROXY).exists():
+        ref = subprocess.run(
+            [HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30
+        )
+        assert (ours.returncode, _lines(ours)) == (ref.returncode, _lines(ref))
+    joined = "\n".join(_lines(ours))
+    if value == "":
+        assert ours.returncode == 1 and "expects a file path as an argument." in joined
+    elif value == "dh2048.pem":
+        assert ours.returncode == 0
+    else:
+        assert ours.returncode == 1 and "unable to load DH parameters from file <" in joined
 
 
 def test_default_certificate_keeps_ecdhe(launcher, rsa_dir):

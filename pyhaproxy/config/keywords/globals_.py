@@ -140,7 +140,6 @@ for _name in (
     "server-state-file",
     "default-path",
     "unix-bind",
-    "ssl-dh-param-file",  # the other ssl globals: pyhaproxy/config/keywords/ssl.py
     "cluster-secret",
     "issuers-chain-path",
 ):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pyhaproxy.config.model import Used
 from pyhaproxy.config.registry import ConfigError, keyword
 from pyhaproxy.tls.certs import TlsError
-from pyhaproxy.tls.context import BindTLS, ServerTLS, default_options
+from pyhaproxy.tls.context import BindTLS, ServerTLS, default_options, load_dh_file
 
 if TYPE_CHECKING:
     from pyhaproxy.config.loader import Context
@@ -109,8 +109,9 @@ def attach_bind(ctx: Context, spec: str, bind: Bind) -> None:
         raise ConfigError(prefix + lines[-1], bare=False) from None
     for text in tls.warnings:
         ctx.warn(prefix + text)
-    for text in tls.dh_warnings(ctx.config.global_.tune.get("tune.ssl.default-dh-param")):
-        ctx.warn(prefix + text)
+    if not ctx.config.global_.extra.get("ssl-dh-param-file"):
+        for text in tls.dh_warnings(ctx.config.global_.tune.get("tune.ssl.default-dh-param")):
+            ctx.warn(prefix + text)
     alpn = str(opts.get("alpn") or "").split(",")
     lines_alpn = [str(line.get("alpn", "")) for _, line, _, _ in tls.entries]
     h2 = "h2" in alpn or any("h2" in a.split(",") for a in lines_alpn)
@@ -212,6 +213,19 @@ for _name in (
     "ssl-default-server-ciphersuites",
 ):
     _string(_name)
+
+
+@keyword("ssl-dh-param-file", sections=G, implemented=True)
+def _dh_file(ctx: Context) -> None:
+    """``ssl-dh-param-file <file>`` (§3.1): the DH parameters of every bind
+    certificate whose file carries none, read and checked now as HAProxy
+    does (pyhaproxy/tls/context.py ``_set_dh``)."""
+    if len(ctx.words) < 2 or not ctx.words[1]:
+        raise ConfigError("'ssl-dh-param-file' expects a file path as an argument.")
+    path = ctx.words[1]
+    if not load_dh_file(path):
+        raise ConfigError(f"'ssl-dh-param-file': unable to load DH parameters from file <{path}>.")
+    ctx.config.global_.extra["ssl-dh-param-file"] = path
 
 
 @keyword("ssl-default-bind-options", sections=G, implemented=True)
