@@ -42,6 +42,34 @@ def test_timer_fires_once_and_rearm_postpones():
     asyncio.run(main())
 
 
+def test_idle_wheel_wakes_only_when_a_slot_is_due():
+    """Connections armed far ahead cost no wake-ups before their slot:
+    an idle process sleeps (HAProxy's idle workers use no CPU)."""
+
+    async def main():
+        wheel = TimerWheel(asyncio.get_running_loop(), resolution=0.01)
+        ticks = 0
+        tick = wheel._tick
+
+        def counted():
+            nonlocal ticks
+            ticks += 1
+            tick()
+
+        wheel._tick = counted
+        far, near = Obj(), Obj()
+        wheel.arm(far, 60000)
+        await asyncio.sleep(0.3)
+        assert ticks == 0 and far.fired == 0
+        wheel.arm(near, 100)  # earlier than anything filed: the wheel wakes for it
+        await asyncio.sleep(0.5)
+        assert near.fired == 1 and far.fired == 0
+        assert ticks <= 2
+        wheel.close()
+
+    asyncio.run(main())
+
+
 def test_error_pages_shape():
     page = ERROR_PAGES[(503, False)]
     assert page.startswith(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\n")
