@@ -128,13 +128,15 @@ def test_states_and_messages_match_haproxy(launcher, log_checks: bool) -> None:
         time.sleep(2.0)
         got = {_get(fe_py) for _ in range(20)}
         assert got == {b"ok", b"refused", b"wrong", b"hang", b"dies"}
+        # both stop while every target still answers as it did: closing a
+        # target first would race its next check against the SIGTERM
+        py.terminate()
+        ha.terminate()
+        py.wait(5)
+        ha.wait(5)
     finally:
         for t in targets.values():
             t.close()
-    py.terminate()
-    ha.terminate()
-    py.wait(5)
-    ha.wait(5)
     mine, theirs = _normalize(read_log(py)), _normalize(read_log(ha))
     assert mine == theirs
     # the scenario did produce each kind of message
