@@ -63,15 +63,17 @@ async def serve(
     ready: Callable[[], None],
     opener: Any = None,
     linger: float = 0.0,
-    watch_fd: int | None = None,
+    share: Any = None,
     stopped: Callable[[], None] | None = None,
     cli_channel: int | None = None,
 ) -> int | None:
     """Serve ``config`` until a signal; ``ready()`` once accepting,
     ``stopped()`` once a soft stop no longer accepts.  Returns the exit
-    status, or minus the signal to die by.  ``watch_fd`` (a worker's link to
-    its master): its end of file stops the process.  ``cli_channel`` (a
-    worker's): the master CLI's connections to this worker's runtime API."""
+    status, or minus the signal to die by.  ``share`` (a worker's link to
+    its master, ``master/share.py``): attached to the runtime before it
+    serves, its end of file stops the process, a soft stop ends its
+    checks.  ``cli_channel`` (a worker's): the master CLI's connections to
+    this worker's runtime API."""
     from pyhaproxy import dataplane
 
     loop = asyncio.get_running_loop()
@@ -88,29 +90,29 @@ async def serve(
         for line in str(exc).splitlines():
             reporter.alert(line, context=None)
         return 1
+    orphan = False
+    if share is not None:
+
+        def master_gone() -> None:
+            nonlocal orphan
+            orphan = True
+            stop.event.set()
+
+        share.on_eof = master_gone
+        try:  # before any check runs: nothing awaited since dataplane.start
+            share.attach(runtime)
+        except RuntimeError as exc:
+            reporter.alert(f"worker: {exc}", context=None)
+            runtime.close()
+            return 1
     from pyhaproxy.runtime import attach_cli  # the stats sockets (runtime API)
 
     if not await attach_cli(config, runtime, reporter, opener):
         return 1
     if cli_channel is not None:  # served until the process exits, soft stop included
         runtime.cli.serve_channel(cli_channel)
-    orphan = False
-    if watch_fd is not None:
-
-        def master_gone() -> None:
-            nonlocal orphan
-            try:
-                data = os.read(watch_fd, 64)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                loop.remove_reader(watch_fd)
-                orphan = True
-                stop.event.set()
-
-        loop.add_reader(watch_fd, master_gone)
+    if share is not None:
+        share.cli_ready()
     try:
         ready()
     except system.SetupError as exc:
@@ -123,6 +125,8 @@ async def serve(
         return 0
     if stop.soft and stop.signal is None:
         reporter.warning(f"Proxy stopping (pid {os.getpid()}).", context=None)
+        if share is not None:  # the new generation checks the servers
+            share.stop_checks()
         if runtime.cli is not None:  # the stats sockets stop accepting too
             runtime.cli.stop_listening()
         # a SIGTERM/SIGINT during the soft stop still stops at once

@@ -130,9 +130,12 @@ def apply(check: Any, status: st.Status, code: int, desc: str, result: Any) -> N
         check.health = top
     else:
         check.health = 0
-    main = check.main
-    if main is not None:
-        main.health = main.rise + main.fall - 1 if up else 0
     check.status, check.code, check.desc = status, 0, info
+    # the health check keeps its own health (HAProxy's stats show it): an
+    # agent's "up" brings the server UP only if that check agrees
+    # (check_notify_success)
+    main = check.main
+    if up and main is not None and main.enabled and main.health < main.rise:
+        return
     detail = report.check_status(status, 0, info, check.duration)
     check.mark(UP if up else DOWN, detail)

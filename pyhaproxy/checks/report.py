@@ -12,11 +12,11 @@ check results, EMERG for a backend left without servers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.checks import status as st
-from pyhaproxy.dataplane.backend import DOWN
+from pyhaproxy.dataplane.backend import DOWN, UP
 
 if TYPE_CHECKING:
     from pyhaproxy.messages import Reporter
@@ -31,6 +31,9 @@ class Out:
 
     reporter: Reporter
     log: Callable[[str, int, str], None] | None = None
+    # HAProxy's proxy_type_str of a backend that is not "backend": a
+    # listen section is a "proxy" (setup.py fills it)
+    kinds: dict[str, str] = field(default_factory=dict)
 
 
 def emit(out: Out, backend: str, level: str, text: str, log_text: str = "") -> None:
@@ -79,7 +82,8 @@ def check_status(status: st.Status | None, code: int, desc: str, duration: int) 
 def counts(backend: Any) -> tuple[int, int]:
     act = bck = 0
     for s in backend.servers:
-        if not s.maint and s.state != DOWN and s.weight > 0:
+        # HAProxy's srv_is_usable: running (a stopping server is not)
+        if not s.maint and s.state == UP and s.weight > 0:
             if s.backup:
                 bck += 1
             else:
@@ -105,6 +109,14 @@ def server_line(server: Any, went_down: bool, detail: str) -> str:
     )
 
 
+def stopping_line(server: Any, detail: str) -> str:
+    """``Server be/s is stopping<detail>. N active and M backup servers
+    online. ...`` (HAProxy's srv_set_stopping)."""
+    text = server_line(server, False, detail)
+    name = f"{server.backend.name}/{server.name}"
+    return text.replace(f"{name} is UP", f"{name} is stopping", 1)
+
+
 def state_change(out: Out, server: Any, went_down: bool, detail: str, had_servers: bool) -> None:
     be = server.backend
     emit(
@@ -114,12 +126,13 @@ def state_change(out: Out, server: Any, went_down: bool, detail: str, had_server
         server_line(server, went_down, detail),
     )
     if went_down and had_servers and counts(be) == (0, 0):
+        kind = out.kinds.get(be.name, "backend")
         emit(
             out,
             be.name,
             "emerg",
-            f"backend '{be.name}' has no server available!",
-            f"backend {be.name} has no server available!",
+            f"{kind} '{be.name}' has no server available!",
+            f"{kind} {be.name} has no server available!",
         )
 
 
@@ -152,8 +165,10 @@ def admin_change(out: Out, server: Any, what: str) -> None:
             f"{name} is DOWN", f"{name} is going DOWN for maintenance", 1
         )
     elif what == "drain":
-        text = server_line(server, False, "").replace(
-            f"{name} is UP", f"{name} enters drain state", 1
+        # srv_append_status: the words of a stopped server if it is DOWN
+        down = server.state == DOWN
+        text = server_line(server, down, "").replace(
+            f"{name} is {'DOWN' if down else 'UP'}", f"{name} enters drain state", 1
         )
     elif what == "ready-drain":
         text = f"{who} {name} is UP (leaving forced drain)."

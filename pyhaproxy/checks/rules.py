@@ -243,6 +243,62 @@ def parse_response(buf: bytes, last: bool, need_body: bool) -> Response | Result
     return Response(int(m.group(1)), m.group(2) or "", tuple(headers), body)
 
 
+_STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})(?: (.*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Fast:
+    """The shape of the two rule sets most checks run, which the runner
+    drives without walking the steps: a plain connect (``request`` None),
+    or ``option httpchk`` -- connect, send ``request``, expect a status in
+    ``ranges`` with no body to read.  ``status_of`` decides an answer the
+    way ``Run.feed`` would, or returns None to hand it over to ``Run``."""
+
+    request: bytes | None = None
+    ranges: tuple[tuple[int, int], ...] = ()
+    ok: st.Status = st.L4OK
+    error: st.Status = st.L7STS
+
+    def status_of(self, data: bytes) -> tuple[st.Status, int, str] | None:
+        end = data.find(b"\r\n")
+        if end < 0 or data.find(b"\r\n\r\n") < 0:
+            return None
+        m = _STATUS_LINE.match(data, 0, end)
+        if m is None:
+            return None
+        code = int(m.group(1))
+        for lo, hi in self.ranges:
+            if lo <= code <= hi:
+                return self.ok, code, ""
+        reason = m.group(2)
+        return self.error, code, reason.decode("latin-1") if reason else ""
+
+
+def fast_path(ruleset: Ruleset) -> Fast | None:
+    """The ``Fast`` form of ``ruleset``, or None when it has another shape."""
+    steps = ruleset.steps
+    if not steps or steps[0] != Connect(implicit=True):
+        return None
+    if ruleset.proto == "l4" and len(steps) == 1:
+        return Fast()
+    if ruleset.proto != "http" or len(steps) != 3 or ruleset.needs_body:
+        return None
+    send, expect = steps[1], steps[2]
+    if not isinstance(send, Send) or not isinstance(expect, Expect):
+        return None
+    if (
+        expect.kind != "status"
+        or not expect.http
+        or expect.negate
+        or expect.min_recv != -1
+        or expect.on_success is not None
+        or expect.on_error is not None
+        or expect.status_code is not None
+    ):
+        return None
+    return Fast(send.data, expect.pattern, expect.ok, expect.error or st.L7STS)
+
+
 def status_in(ranges: tuple[tuple[int, int], ...], code: int) -> bool:
     return any(lo <= code <= hi for lo, hi in ranges)
 

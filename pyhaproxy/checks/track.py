@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from pyhaproxy.checks import report
-from pyhaproxy.dataplane.backend import DOWN
+from pyhaproxy.dataplane.backend import DOWN, STOPPING
 
 
 class TrackError(Exception):
@@ -41,7 +41,12 @@ def follow(tracker: Any, tracked: Any, out: report.Out) -> None:
             return
         had = report.counts(tracker.backend) != (0, 0)
         tracker.set_state(state)
-        if not tracker.maint:
+        if tracker.maint:
+            return
+        if state == STOPPING:
+            be = tracker.backend.name
+            report.emit(out, be, "notice", report.stopping_line(tracker, via))
+        else:
             report.state_change(out, tracker, state == DOWN, via, had)
 
     tracked.watchers.append(lambda _srv: loop.call_soon(copy))

@@ -66,6 +66,8 @@ class Runtime:
         self._purge = loop.call_later(PURGE_DELAY, self._purge_idle)
         self.logging: Logging | None = None  # log targets (pyhaproxy/log)
         self.checks: Any = None  # health checks (pyhaproxy/checks.Scheduler)
+        self.share: Any = None  # a worker's link to its master (master/share.py)
+        self.global_limit: Limit | None = None  # global maxconn's, if set
 
     def _purge_idle(self) -> None:
         for be in self.backends.values():
@@ -177,6 +179,7 @@ async def start(
     pending: list[tuple[Listener, Any]] = []
     failures: list[str] = []
     global_limit = Limit(config.global_.maxconn or 0)
+    rt.global_limit = global_limit if global_limit.maxconn else None
     try:
         for px in proxies:
             if not (px.cap & FRONTEND) or not px.binds:
@@ -219,6 +222,7 @@ async def start(
             # "When this value is set to zero, which is the default, the global
             # "maxconn" value is used." (configuration.txt, proxy maxconn)
             fe_limit = Limit(px.settings.maxconn or config.global_.maxconn or 0)
+            fe.limit = fe_limit if fe_limit.maxconn else None
             backlog = fe_limit.maxconn
             for bind in px.binds:
                 try:
@@ -238,6 +242,7 @@ async def start(
                     lst.add_limit(fe_limit)
                     lst.add_limit(global_limit)
                     rt.listeners.append(lst)
+                    fe.listeners.append(lst)
                     pending.append((lst, _factory(fe, lst, cls)))
         if failures:
             failures.append(
@@ -250,6 +255,7 @@ async def start(
 
         log = rt.logging.send if rt.logging is not None else None
         rt.checks = start_checks(config, rt.backends, reporter, log)
+        rt.checks.sessions = rt.sessions  # on-marked-down/up shutdown-*-sessions
     except BaseException:
         rt.close()
         raise

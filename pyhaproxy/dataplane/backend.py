@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # and the runtime API's "set server health"; admin flags (SRV_ADMF_*) by
 # "disabled", "disable server", "set server state"
 UP, STOPPING, DOWN = "UP", "NOLB", "DOWN"
+# what the data plane tells ``ServerRT.observe`` (HAProxy's HANA_STATUS_*,
+# checks/observe.py): a connection made or failed, an HTTP answer
+OBS_L4_OK, OBS_L4_ERR, OBS_HTTP_OK, OBS_HTTP_STS, OBS_HTTP_HDRRSP = 1, 2, 3, 4, 5
+OBS_READ_ERROR, OBS_READ_TIMEOUT, OBS_BROKEN_PIPE = 7, 8, 9
 
 
 class ServerRT:
@@ -64,6 +68,8 @@ class ServerRT:
         "c",
         "tls",
         "ssl",
+        "observe",
+        "ramp",
     )
 
     def __init__(self, srv: Server, backend: BackendRT) -> None:
@@ -105,10 +111,23 @@ class ServerRT:
         # "ssl": the ServerTLS of the line and its SSLContext, built once
         self.tls = srv.tls
         self.ssl = srv.tls.built() if srv.tls is not None else None
+        # ``observe layer4|layer7``: None, or the health analysis of the
+        # checks (checks/observe.py), called with one of the OBS_* codes
+        # where connections fail or succeed and responses come
+        self.observe: Any = None
+        # ``slowstart``: 0 at full weight, else HAProxy's weight factor out
+        # of lb.base.BE_WEIGHT_SCALE while the server warms up (checks/slowstart.py)
+        self.ramp = 0
         self._recompute()
 
     def _recompute(self) -> None:
-        self.weight = 0 if self.drain else self.uweight
+        weight = 0 if self.drain else self.uweight
+        if self.ramp and weight:
+            # HAProxy's stats show (eweight * wmult + wdiv - 1) / wdiv
+            lb = getattr(self.backend, "lb", None)
+            if lb is not None and lb.dynamic:
+                weight = -(-weight * self.ramp // 16)
+        self.weight = weight
         self.eligible = not self.maint and self.state == UP and self.weight > 0
 
     def _changed(self) -> None:
@@ -138,6 +157,12 @@ class ServerRT:
     def set_weight(self, weight: int) -> None:
         if self.uweight != weight:
             self.uweight = weight
+            self._changed()
+
+    def set_ramp(self, ramp: int) -> None:
+        """The slow-start factor (0: none, full weight)."""
+        if self.ramp != ramp:
+            self.ramp = ramp
             self._changed()
 
     @property
@@ -332,6 +357,23 @@ class BackendRT:
                 queue.popleft()
                 self._take(nxt)
                 waiter.dequeued(nxt)
+
+    def grab(self, srv: ServerRT) -> None:
+        """``srv`` may take more streams (its slow start raised its weight
+        or ``maxconn``): its free slots go to the oldest streams waiting
+        for it or for any server (HAProxy's pendconn_grab_from_px)."""
+        queue, pinned = self.queue, self.pinned
+        while queue and srv.eligible and (not srv.maxconn or srv.cur < srv.maxconn):
+            for i, waiter in enumerate(queue):
+                pin = pinned.get(waiter)
+                if pin is None or pin is srv:
+                    del queue[i]
+                    pinned.pop(waiter, None)
+                    self._take(srv)
+                    waiter.dequeued(srv)
+                    break
+            else:
+                return
 
     def unqueue(self, waiter: Any) -> None:
         self.pinned.pop(waiter, None)

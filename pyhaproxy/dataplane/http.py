@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser, HttpResponseParser
 
+from pyhaproxy.dataplane import backend as obs  # OBS_*: ServerRT.observe codes
 from pyhaproxy.dataplane.counters import count_status, failed_connect, failed_request
 from pyhaproxy.dataplane.errors import BAD_REQUEST, ERROR_PAGES, REQUEST_TIMEOUT, closes
 from pyhaproxy.dataplane.h1hdr import CLO, KAL, close_delimited, request_head, response_head
@@ -247,7 +248,7 @@ class HttpServerSide(asyncio.Protocol):
                 sess.wheel.arm(sess, tunnel)
         except HttpParserError:
             if not self.headers_done:
-                sess.server_failed(502, states.PROXY_BAD_RESPONSE)
+                sess.server_failed(502, states.PROXY_BAD_RESPONSE, seen=obs.OBS_HTTP_HDRRSP)
                 return
             self.done = True
             sess.keepalive = False
@@ -257,7 +258,7 @@ class HttpServerSide(asyncio.Protocol):
             if not self.headers_done:
                 head.append(data)
                 if sum(map(len, head)) > sess.runtime.http_limits[0]:
-                    sess.server_failed(502, states.PROXY_BAD_RESPONSE)
+                    sess.server_failed(502, states.PROXY_BAD_RESPONSE, seen=obs.OBS_HTTP_HDRRSP)
                 return
             if head:
                 head.append(data)
@@ -291,7 +292,12 @@ class HttpServerSide(asyncio.Protocol):
                 sess.term = states.SERVER_ABORT_DATA
             sess.close()
         elif not self.headers_done:
-            sess.server_failed(502, states.SERVER_ABORT_HEADERS, retry=not self.received)
+            sess.server_failed(
+                502,
+                states.SERVER_ABORT_HEADERS,
+                retry=not self.received,
+                seen=obs.OBS_BROKEN_PIPE if exc is None else obs.OBS_READ_ERROR,
+            )
         elif not self.done:
             # close-delimited body ends with the connection
             sess.keepalive = False
@@ -322,6 +328,9 @@ class HttpServerSide(asyncio.Protocol):
             self.interim = False
             sess = self.sess
             count_status(status, self.srv.c, self.srv.backend.c, sess.fe.c)  # type: ignore[union-attr]
+            if self.srv.observe is not None:  # observe layer7 (checks/observe.py)
+                ok = status >= 100 and (status < 500 or status in (501, 505))
+                self.srv.observe(obs.OBS_HTTP_OK if ok else obs.OBS_HTTP_STS)
             if sess.log is not None:  # type: ignore[union-attr]
                 sess.status = status  # type: ignore[union-attr]
                 sess.t_response = sess.log.clock()  # type: ignore[union-attr]
@@ -380,6 +389,7 @@ class HttpSession(asyncio.Protocol):
         "mode",
         "v10",
         "log",
+        "born",  # loop time of the accept (runtime/sessions.py: show sess)
         # what the log line reads (logformat.STREAM_FACTS): set only when
         # the frontend logs (``log`` is not None)
         *LOG_SLOTS,
@@ -428,7 +438,9 @@ class HttpSession(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.runtime.sessions.add(self)
+        rt = self.runtime
+        rt.sessions.add(self)
+        self.born = rt.loop.time()
         self.wheel.arm(self, self.fe.timeout_http_request or self.timeout_client)
         if self.log is not None:
             self.t_accept = self.log.begin(self)
@@ -509,6 +521,9 @@ class HttpSession(asyncio.Protocol):
             if self.req_complete:
                 self.sent_head = data
         if self.error or self.local is not None:
+            local = self.local
+            if head is None and local is not None and type(local) is not tuple:
+                local.feed(data)  # a local answer reading the body (stats admin POST)
             if self.req_complete:
                 if self.error:
                     self._send_error(self.error)
@@ -744,6 +759,8 @@ class HttpSession(asyncio.Protocol):
         be = srv.backend
         self.tries += 1
         failed_connect(srv.c, be.c)
+        if srv.observe is not None:  # observe layer4|7 (checks/observe.py)
+            srv.observe(obs.OBS_L4_ERR)
         step = be.retry(srv, self.tries, timed_out)
         if step is not None:
             redispatch, delay = step
@@ -762,6 +779,8 @@ class HttpSession(asyncio.Protocol):
     def _attach(self, conn: HttpServerSide) -> None:
         self.server = conn
         conn.begin(self, self.head_req)
+        if conn.srv.observe is not None:  # observe layer4 (checks/observe.py)
+            conn.srv.observe(obs.OBS_L4_OK)
         if self.log is not None:
             self.t_connect = self.log.clock()
         out = self.out
@@ -885,9 +904,10 @@ class HttpSession(asyncio.Protocol):
             self.wheel.arm(self, self.timeout_client)
         return True
 
-    def server_failed(self, status: int, term: str, retry: bool = False) -> None:
+    def server_failed(self, status: int, term: str, retry: bool = False, seen: int = 0) -> None:
         """The server connection failed before a complete response head
-        (``term``: the termination state logged, states.py)."""
+        (``term``: the termination state logged, states.py; ``seen``: what
+        ``observe`` is told, backend.OBS_*)."""
         conn = self.server
         self.server = None
         if conn is not None:
@@ -898,6 +918,9 @@ class HttpSession(asyncio.Protocol):
             self.out = [self.sent_head]
             self._connect(self.srv)
             return
+        srv = self.srv
+        if seen and srv is not None and srv.observe is not None:
+            srv.observe(seen)
         self._release()
         if self.log is not None:
             self.term = term
@@ -1006,6 +1029,9 @@ class HttpSession(asyncio.Protocol):
             self.server = None
             conn.sess = None
             conn.transport.close()
+            srv = self.srv
+            if srv is not None and srv.observe is not None:
+                srv.observe(obs.OBS_READ_TIMEOUT)
             self._release()
             if log is not None:
                 self.term = states.SERVER_TIMEOUT_HEADERS

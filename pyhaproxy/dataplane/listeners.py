@@ -47,6 +47,17 @@ class Limit:
     def full(self) -> bool:
         return bool(self.maxconn) and self.cur >= self.maxconn
 
+    def resize(self, maxconn: int) -> None:
+        """A new ``maxconn`` at run time (``set maxconn``): the listeners
+        under it pause if it is full now, or resume if it has room."""
+        self.maxconn = maxconn
+        full = self.full()
+        for lst in self.listeners:
+            if full:
+                lst.pause()
+            else:
+                lst.maybe_resume()
+
 
 class Listener:
     __slots__ = (
@@ -61,6 +72,7 @@ class Listener:
         "owned",
         "ssl",
         "ssl_timeout",
+        "disabled",
     )
 
     def __init__(
@@ -82,6 +94,7 @@ class Listener:
         self.server: asyncio.AbstractServer | None = None
         self.factory: Callable[[], asyncio.Protocol] | None = None
         self.paused = False
+        self.disabled = False  # "disable frontend": paused until enabled
         self._op: asyncio.Task | None = None
 
     def add_limit(self, limit: Limit) -> None:
@@ -124,7 +137,12 @@ class Listener:
                     lst.maybe_resume()
 
     def maybe_resume(self) -> None:
-        if not self.paused or self.factory is None or any(lim.full() for lim in self.limits):
+        if (
+            not self.paused
+            or self.disabled
+            or self.factory is None
+            or any(lim.full() for lim in self.limits)
+        ):
             return
         self.paused = False
         if self.server is None and self._op is None:
@@ -138,6 +156,28 @@ class Listener:
             self._op = None
         if self.paused and self.server is not None:
             self._pause()  # filled up again meanwhile
+
+    def disable(self) -> None:
+        """Stop accepting until ``enable()`` (``disable frontend``).  A TCP
+        socket this process owns stops listening, so that connections are
+        refused as HAProxy's paused listeners refuse them (its
+        ``shutdown(SHUT_RD)``; ``listen()`` again resumes); a unix socket, or
+        a socket shared with other workers, only stops being accepted from
+        here (connections wait in its backlog, or go to the other workers)."""
+        self.disabled = self.paused = True
+        self._pause()
+        if self.owned and self.sock.family != socket.AF_UNIX and self.sock.fileno() >= 0:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RD)
+
+    def enable(self) -> None:
+        """Accept again after ``disable()`` (when the limits have room)."""
+        if not self.disabled:
+            return
+        self.disabled = False
+        if self.owned and self.sock.family != socket.AF_UNIX and self.sock.fileno() >= 0:
+            self.sock.listen(self.backlog)
+        self.maybe_resume()
 
     def close(self) -> None:
         self.factory = None

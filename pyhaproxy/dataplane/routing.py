@@ -66,6 +66,8 @@ class FrontendRT:
         "content",
         "log",
         "c",
+        "listeners",
+        "limit",
     )
 
     def __init__(self, px: Proxy, backend: BackendRT | None, runtime: Runtime) -> None:
@@ -92,6 +94,8 @@ class FrontendRT:
         http = px.mode == "http" or (backend is not None and backend.mode == "http")
         self.content = compile_tcp_content(px, runtime.http_limits[0], http)
         self.c = Counters()  # traffic counters (counters.py)
+        self.listeners: list[Any] = []  # its bind lines' (dataplane.start)
+        self.limit: Any = None  # its maxconn's Limit shared by them, if set
         # HTTP connection mode (h1hdr.KAL/SCL/CLO) and forwardfor/originalto
         # headers with each backend (None: no backend)
         opts = px.settings.options

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from pyhaproxy.dataplane import backend as obs  # OBS_*: ServerRT.observe codes
 from pyhaproxy.dataplane.counters import failed_connect
 from pyhaproxy.dataplane.routing import ACCEPT, WAIT
 from pyhaproxy.log import states
@@ -101,6 +102,7 @@ class TcpSession(asyncio.Protocol):
         "be",
         "listener",
         "log",
+        "born",  # loop time of the accept (runtime/sessions.py: show sess)
         # what the log line reads (logformat.STREAM_FACTS): set only when
         # the frontend logs (``log`` is not None)
         *LOG_SLOTS,
@@ -133,7 +135,9 @@ class TcpSession(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.fe.runtime.sessions.add(self)
+        rt = self.fe.runtime
+        rt.sessions.add(self)
+        self.born = rt.loop.time()
         log = self.log
         if log is not None:
             self.t_accept = log.begin(self)
@@ -252,6 +256,8 @@ class TcpSession(asyncio.Protocol):
             return
         self.server = server
         self.srv.c.connect += 1  # type: ignore[union-attr]
+        if self.srv.observe is not None:  # type: ignore[union-attr]  # observe layer4
+            self.srv.observe(obs.OBS_L4_OK)  # type: ignore[union-attr]
         if self.log is not None:
             self.t_connect = self.log.clock()
         be = self.srv.backend  # type: ignore[union-attr]
@@ -278,6 +284,8 @@ class TcpSession(asyncio.Protocol):
         be = srv.backend
         self.tries += 1
         failed_connect(srv.c, be.c)
+        if srv.observe is not None:  # observe layer4 (checks/observe.py)
+            srv.observe(obs.OBS_L4_ERR)
         step = be.retry(srv, self.tries, timed_out)
         if step is None:
             if self.log is not None:

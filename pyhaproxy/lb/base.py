@@ -121,7 +121,10 @@ class Base:
         """Set ``wdiv``/``wmult`` before the first ``eweight`` (map: gcd)."""
 
     def eweight(self, s: ServerRT) -> int:
-        return (s.uweight * self.wdiv + self.wmult - 1) // self.wmult
+        # ``slowstart``: a dynamic algorithm scales by the server's warm-up
+        # factor instead of wdiv (HAProxy's server_recalc_eweight)
+        w = s.ramp if s.ramp and self.dynamic else self.wdiv
+        return (s.uweight * w + self.wmult - 1) // self.wmult
 
     def usable(self, s: ServerRT) -> bool:
         return s.eligible and self.eweight(s) > 0
@@ -176,6 +179,41 @@ class Base:
 
     def pick(self, sess: Any, head: bytes, avoid: ServerRT | None) -> ServerRT | None:
         raise NotImplementedError
+
+    # ---- servers added and removed at run time (runtime/dynamic.py) ----------
+
+    dynamic = True  # "add server" accepted (HAProxy's BE_LB_PROP_DYN)
+
+    def add_server(self, srv: ServerRT, puid: int) -> None:
+        """``add server``: ``srv`` joins the farm outside the tables, and
+        enters them at its next change of state (``update()``), even when
+        it is added ready (``enabled``): as HAProxy 2.6, whose balancers
+        take a dynamic server in on its first state transition."""
+        key = id(srv)
+        if srv not in self.servers:  # usually the backend's own list
+            self.servers.append(srv)
+        (self.backups if srv.backup else self.active).append(srv)
+        self.puid[key] = puid
+        self.cur_ew[key] = self.eweight(srv)
+        self.cur_ok[key] = False
+        self.added(srv)
+
+    def remove_server(self, srv: ServerRT) -> None:
+        """``del server``: ``srv`` (out of the tables: in maintenance) leaves."""
+        key = id(srv)
+        assert not self.cur_ok[key], "a server leaves only once out of the tables"
+        self.removed(srv)
+        if srv in self.servers:
+            self.servers.remove(srv)
+        (self.backups if srv.backup else self.active).remove(srv)
+        for table in (self.puid, self.cur_ew, self.cur_ok, self.cumulative):
+            table.pop(key, None)
+
+    def added(self, srv: ServerRT) -> None:
+        """Give a new server its algorithm-specific state (none here)."""
+
+    def removed(self, srv: ServerRT) -> None:
+        """Drop a leaving server's algorithm-specific state."""
 
     def has_candidates(self) -> bool:
         """True if some server could serve once a connection slot frees."""

@@ -43,6 +43,17 @@ class ChashBase(Base):
             if self.cur_ok[id(s)]:
                 self._adjust(s, self.cur_ew[id(s)])
 
+    def added(self, srv: ServerRT) -> None:
+        pu = self.puid[id(srv)]
+        self.points[id(srv)] = [
+            full_hash((pu * SRV_EWGHT_RANGE + i) & 0xFFFFFFFF)
+            for i in range(srv.uweight * self.wdiv)
+        ]
+        self.placed[id(srv)] = []
+
+    def removed(self, srv: ServerRT) -> None:
+        del self.points[id(srv)], self.placed[id(srv)]
+
     def _tree(self, s: ServerRT) -> Tree:
         return self.bck if s.backup else self.act
 

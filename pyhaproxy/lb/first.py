@@ -23,6 +23,14 @@ class First(Base):
         self.act_order = [s for s in by_id if not s.backup]
         self.bck_order = [s for s in by_id if s.backup]
 
+    def added(self, srv: ServerRT) -> None:
+        order = self.bck_order if srv.backup else self.act_order
+        order.append(srv)
+        order.sort(key=lambda s: self.puid[id(s)])
+
+    def removed(self, srv: ServerRT) -> None:
+        (self.bck_order if srv.backup else self.act_order).remove(srv)
+
     def pick(self, sess: Any, head: bytes, avoid: ServerRT | None) -> ServerRT | None:
         if self.srv_act:
             order = self.act_order

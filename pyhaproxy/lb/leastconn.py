@@ -36,6 +36,12 @@ class LeastConn(Base):
                 self._queue(s, self.cur_ew[id(s)])
         self.take = self.drop = self._reposition
 
+    def added(self, srv: ServerRT) -> None:
+        self.entry[id(srv)] = None
+
+    def removed(self, srv: ServerRT) -> None:
+        del self.entry[id(srv)]
+
     @staticmethod
     def _key(s: ServerRT, eweight: int) -> int:
         n = s.cur

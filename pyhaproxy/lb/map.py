@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class MapBase(Base):
     """The map and its round-robin walk (``map_get_server_rr``)."""
 
+    dynamic = False  # a static map: no "add server" (HAProxy's BE_LB_PROP_DYN)
+
     def setup_weights(self) -> None:
         self.wdiv = 1
         pgcd = 1

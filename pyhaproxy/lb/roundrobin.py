@@ -67,6 +67,12 @@ class RoundRobin(Base):
                 node = self.nodes[id(s)]
                 self._queue_by_weight(self._grp(node).init, node, node.eweight)
 
+    def added(self, srv: ServerRT) -> None:
+        self.nodes[id(srv)] = _Node(srv, self.cur_ew[id(srv)])
+
+    def removed(self, srv: ServerRT) -> None:
+        del self.nodes[id(srv)]
+
     def _grp(self, node: _Node) -> _Group:
         return self.bck if node.backup else self.act
 

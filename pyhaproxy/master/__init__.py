@@ -2,9 +2,12 @@
 systemd notify, the master CLI (DESIGN.md "Process model").
 
 Module map: ``master`` (the master process and its loop), ``worker`` (a
-worker after its fork), ``sockets`` (listening sockets kept across reloads),
-``mcli`` (the master CLI, ``-S``), ``notify`` (systemd's sd_notify),
-``system`` (fd limit, daemon, privileges; shared with the single process).
+worker after its fork), ``link`` (the framed messages between the master and
+a worker, and the master's relay of them), ``share`` (what the workers of a
+generation share: server state, checks, runtime changes, counters),
+``sockets`` (listening sockets kept across reloads), ``mcli`` (the master
+CLI, ``-S``), ``notify`` (systemd's sd_notify), ``system`` (fd limit,
+daemon, privileges; shared with the single process).
 """
 
 from __future__ import annotations

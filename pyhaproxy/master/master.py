@@ -12,7 +12,10 @@ Invariants:
   queueing, so no connection is refused or reset;
 - a configuration that fails to load, or workers that fail to start, leave
   the current generation serving ("Loading failure!");
-- a current worker that dies is reported and replaced;
+- a current worker that dies is reported and replaced; the replacement
+  starts from the server state its generation published (``link.Hub``);
+- the master relays what the workers of a generation share (``link.py``,
+  ``share.py``) and never blocks on a worker;
 - SIGTERM / SIGINT / SIGUSR1 go to every worker; once they are gone the
   master exits with the first abnormal status of a current worker, 0 and
   143 being normal, as HAProxy's: 130 after SIGINT, 0 after SIGTERM (the
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.master import mcli, system, worker
+from pyhaproxy.master.link import FrameError, Frames, Hub
 from pyhaproxy.master.notify import Notifier
 from pyhaproxy.master.sockets import Sockets, Table, every, share
 from pyhaproxy.master.sockets import close as close_socket
@@ -85,6 +89,9 @@ class Worker:
     started: float = field(default_factory=time.time)
     ready: bool = False
     former: bool = False
+    out: bytearray = field(default_factory=bytearray)  # frames not sent yet (link.py)
+    frames: Frames = field(default_factory=Frames)
+    writing: bool = False  # the link is selected for writing
 
 
 @dataclass(eq=False)
@@ -99,6 +106,8 @@ class Generation:
     waiters: list[Any] = field(default_factory=list)  # CLI connections awaiting "reload"
     # workers it replaces that still accept: "reload" is answered once none do
     replacing: set[int] = field(default_factory=set)
+    # the server state its check owner published (link.py), by (backend, server)
+    state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def status_text(status: int) -> str:
@@ -125,6 +134,7 @@ class Master:
         self.stopping = False
         self.exit_code = 0
         self.cli = mcli.MasterCLI(self)
+        self.hub = Hub(self)
         self._first = Generation(0, config, {})
         self.daemon = opts.daemon or config.global_.daemon
         self._daemon_fd: int | None = None
@@ -248,6 +258,7 @@ class Master:
                 self.reporter.quiet,
                 self.daemon,
                 chan_theirs.fileno(),
+                relative,
             )
         theirs.close()
         chan_theirs.close()
@@ -257,8 +268,18 @@ class Master:
         gen.workers.append(w)
         self.workers[pid] = w
         self.sel.register(mine, selectors.EVENT_READ, lambda s, w=w: self._on_link(w))
+        self.hub.started(w)
         self.reporter.notice(f"New worker ({pid}) forked", context=None)
         return w
+
+    def want_write(self, w: Worker, on: bool) -> None:
+        """Select ``w``'s link for writing too while frames wait (link.Hub)."""
+        if on == w.writing or w.link.fileno() < 0:
+            return
+        w.writing = on
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.modify(w.link, events, lambda s, w=w: self._on_link(w))
 
     def _close_in_child(self, gen: Generation, relative: int) -> None:
         """A worker keeps its own sockets (its slot's share of ``gen``'s)
@@ -279,23 +300,34 @@ class Master:
     def _on_link(self, w: Worker) -> None:
         if w.link.fileno() < 0:
             return  # reaped by an earlier event of the same select batch
+        if w.out:
+            self.hub.flush(w)
         try:
-            data = w.link.recv(64)
+            data = w.link.recv(262144)
         except BlockingIOError:
             return
         except OSError:
             data = b""
+        try:
+            msgs = w.frames.feed(data) if data else []
+        except (FrameError, ValueError) as exc:
+            self.reporter.alert(f"worker ({w.pid}): bad frame on its link ({exc})", context=None)
+            data = b""
+            msgs = []
         if not data:
             with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(w.link)
             return
-        if worker.READY in data and not w.ready:
-            w.ready = True
-            gen = w.generation
-            if gen is self.pending and all(x.ready for x in gen.workers):
-                self._switch(gen)
-        if worker.STOPPED in data:
-            self._not_accepting(w.pid)
+        for msg in msgs:
+            if msg[0] == "ready" and not w.ready:
+                w.ready = True
+                gen = w.generation
+                if gen is self.pending and all(x.ready for x in gen.workers):
+                    self._switch(gen)
+            elif msg[0] == "stopped":
+                self._not_accepting(w.pid)
+            else:
+                self.hub.received(w, msg)
 
     def _not_accepting(self, pid: int) -> None:
         gen = self.current
@@ -348,6 +380,7 @@ class Master:
                 w.channel = None
             status = os.waitstatus_to_exitcode(raw)
             status = 128 - status if status < 0 else status
+            self.hub.gone(pid)
             self._exited(w, status)
             self._not_accepting(pid)
 

@@ -36,8 +36,10 @@ backslash; a trailing CR is dropped.  As HAProxy's ``pcli_parse_request``:
   ``<pid>> ``; without it the connection closes once the commands received
   are answered, or at the client's end of file.
 
-Commands sent to a worker reach that worker only: with several workers a
-state change (``@1 set weight be/s1 0``) is not seen by the others.
+A command sent to a worker is answered by that worker; a state change
+(``@1 set weight be/s1 0``) also runs in the other workers of its
+generation before the answer (``share.py``), and counters are summed over
+them, as with a stats socket.
 """
 
 from __future__ import annotations

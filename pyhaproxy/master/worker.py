@@ -5,16 +5,17 @@ slot sockets of its number, ``sockets.share`` and ``sockets.opener``),
 the stats sockets among them, and the runtime API on its private channel
 to the master (the master CLI's ``@<n>``), with the configuration the
 master loaded, drops privileges once serving,
-reports ``R`` on its link to the master when it accepts and ``S`` when a
-soft stop has closed its listeners, and stops when the master goes away
-(end of file on that link).  Signals as a single process
+reports ``ready`` on its link to the master when it accepts and
+``stopped`` when a soft stop has closed its listeners, and stops when the
+master goes away (end of file on that link).  The link also carries what
+the workers share (``share.py``: server state, checks, CLI changes,
+counters).  Signals as a single process
 (``process.serve``); a soft stop lets idle keep-alive connections linger
 (``Runtime.soft_stop``) so a reload never resets a client's next request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ import uvloop
 
 from pyhaproxy import process
 from pyhaproxy.master import system
+from pyhaproxy.master.share import Share
 from pyhaproxy.master.sockets import opener
 from pyhaproxy.messages import Reporter
 
@@ -36,9 +38,6 @@ if TYPE_CHECKING:
 # long without a request (seconds); a busy one gets "Connection: close"
 LINGER = 1.0
 
-READY = b"R"  # accepting
-STOPPED = b"S"  # soft-stopping: no longer accepting
-
 
 def main(
     config: Config,
@@ -47,10 +46,12 @@ def main(
     quiet: bool,
     daemon: bool,
     channel: int | None = None,
+    relative: int = 1,
 ) -> NoReturn:
     """Serve until stopped, then exit (or die by the stopping signal).
     ``channel``: where the master CLI passes connections to this worker's
-    runtime API (``runtime.server.CliServer.serve_channel``)."""
+    runtime API (``runtime.server.CliServer.serve_channel``); ``relative``:
+    its number in its generation (1 owns the checks, ``share.py``)."""
     status = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -58,11 +59,11 @@ def main(
             signal.signal(signum, signal.SIG_DFL)
         reporter = Reporter(quiet=quiet)
         reporter._banner_done = True  # the master printed it
-        os.set_blocking(link, False)
+        share = Share(link, relative, config.global_.nbthread or 1)
 
         def ready() -> None:
             system.drop_privileges(config)
-            os.write(link, READY)
+            share.send(["ready"])
             if daemon:  # as the master: a daemon's messages go nowhere
                 null = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
@@ -70,8 +71,7 @@ def main(
                 os.close(null)
 
         def stopped() -> None:
-            with contextlib.suppress(OSError):
-                os.write(link, STOPPED)
+            share.send(["stopped"])
 
         result = uvloop.run(
             process.serve(
@@ -80,7 +80,7 @@ def main(
                 ready,
                 opener(table),
                 LINGER,
-                watch_fd=link,
+                share=share,
                 stopped=stopped,
                 cli_channel=channel,
             )

@@ -6,11 +6,20 @@ context every report reads), ``cli`` (one connection: line discipline,
 prompt, payloads, levels), ``commands`` (the registry, ``help``), and one
 module per family of commands, each registering its commands beside its
 code: ``basic`` (help, prompt, quit, levels), ``servers`` (weights, server
-states, maxconn, shutdown), ``show`` (show info/stat/servers state/backend/
-errors, clear counters), ``notyet`` (HAProxy commands pyhaproxy does not
-have yet, which answer so).  Reports: ``stats`` (the ``show stat`` rows;
-``read()`` is where worker counters will be summed), ``page`` (the HTML/CSV
-statistics page), ``prometheus`` (``use-service prometheus-exporter``);
+states, maxconn, shutdown, ``set server health|agent|check-*|agent-*``,
+``enable|disable health|agent``), ``show`` (show info/stat/servers state/backend/
+errors, clear counters), ``sessions`` (show sess, shutdown session),
+``frontends`` (enable/disable/shutdown frontend, set maxconn
+frontend|global),
+``dynamic`` (add/del server), ``acls`` (show/get/add/del/clear/prepare/
+commit acl), ``notyet`` (HAProxy commands pyhaproxy does not have yet,
+which answer so).  Reports: ``stats`` (the ``show stat`` rows;
+``read()`` is where worker counters are summed), ``health`` (servers'
+checks as the reports show them: status words, check columns, downtime;
+its ``Book`` links each server to its checks), ``page`` (the HTML/CSV
+statistics page, its tables in ``htmltable``) and ``admin`` (its ``stats
+admin`` form's POST),
+``prometheus`` (``use-service prometheus-exporter``);
 ``ids``, ``stat_tags`` and ``prom_metrics`` are data.
 
 This package is control plane: the data plane never imports it.
@@ -31,7 +40,16 @@ async def start_cli(config: Config, rt: Any, opener: Any = None) -> CliServer | 
     """Open the ``stats socket`` listeners serving the runtime ``rt``;
     ``opener(bind, backlog)`` as the data plane's (a worker's inherited
     sockets), default ``open_bind``."""
-    from pyhaproxy.runtime import basic, notyet, servers, show  # noqa: F401  (registration)
+    from pyhaproxy.runtime import (  # noqa: F401  (registration)
+        acls,
+        basic,
+        dynamic,
+        frontends,
+        notyet,
+        servers,
+        sessions,
+        show,
+    )
     from pyhaproxy.runtime.server import start_cli as _start
 
     notyet.register()  # after every module: fills the gaps only
@@ -45,6 +63,8 @@ async def attach_cli(config: Config, rt: Any, reporter: Any, opener: Any = None)
 
     try:
         rt.cli = await start_cli(config, rt, opener)
+        if rt.cli is not None:
+            rt.cli.reporter = reporter  # warnings of commands (shutdown frontend)
     except CliError as exc:
         reporter.alert(str(exc), context=None)
         if exc.bind_failure:

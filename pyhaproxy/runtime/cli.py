@@ -188,10 +188,12 @@ class CliSession(asyncio.Protocol):
         if self.level < cmd.level:
             return PERMISSION_DENIED
         try:
-            return cmd.handler(self, args, payload)
+            text = cmd.handler(self, args, payload)
         except Exception:  # a bug must not take the CLI connection down
             log.exception("CLI command %r failed", line)
             return "Internal error.\n"
+        share = self.rt.share  # master-worker: other workers run state changes too
+        return text if share is None else share.ran(cmd.words, line, self.level, text)
 
     # -- for handlers --------------------------------------------------------
     def quit(self) -> None:

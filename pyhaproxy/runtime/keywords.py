@@ -116,7 +116,7 @@ _EXPECTS = (
 # sub-keywords whose behaviour the stats page has (pyhaproxy/runtime/page.py)
 PAGE_IMPLEMENTED = frozenset(
     {"enable", "uri", "realm", "auth", "refresh", "hide-version", "show-legends", "show-node"}
-    | {"show-desc", "scope"}
+    | {"show-desc", "scope", "admin"}
 )
 
 
@@ -149,4 +149,10 @@ def _proxy_stats(ctx: Context) -> None:
         )
     if sub not in PAGE_IMPLEMENTED:
         ctx.pending(f"stats {sub}")
+    if sub == "admin":  # page.py: the admin form and its POST, when it matches
+        from pyhaproxy.config.keywords.proxy import check_condition
+
+        cond = check_condition(ctx, tuple(words[2:]), "a 'stats admin' rule")
+        if cond is not None:
+            ctx.settings.extra.setdefault("stats-admin", []).append(cond)
     ctx.settings.extra.setdefault("stats", []).append((ctx.where, tuple(words[1:])))

@@ -99,6 +99,9 @@ class Exporter:
         for r in rows:
             if r["type"] == stats.SV:
                 states.setdefault(r["pxname"], []).append(_state("server", str(r["status"])))
+                if "check_status" in r:  # the backend's agg_check_status
+                    key = f"check:{r['pxname']}"
+                    states.setdefault(key, []).append(_check_state(r["check_status"]))
         by_type = {
             "frontend": [r for r in rows if r["type"] == stats.FE],
             "backend": [r for r in rows if r["type"] == stats.BE],
@@ -150,6 +153,11 @@ def _state(scope: str, status: str) -> str:
     return "DOWN"
 
 
+def _check_state(status: str) -> str:
+    """A check status without the "in progress" mark ("* L7OK")."""
+    return status[2:] if status.startswith("* ") else status
+
+
 def _proxy_samples(
     full: str, scope: str, source: str, rows: list[dict], states: dict[str, list[str]]
 ) -> list[str]:
@@ -165,11 +173,28 @@ def _proxy_samples(
         if source in HTTP_ONLY and row["mode"] != "http":
             continue
         labels = _labels(scope, row)
+        if source.startswith("agg_") and row["pxname"] not in states:
+            continue  # a backend without servers has no aggregate (promex)
         if source in ("agg_server_status", "agg_server_check_status"):
             got = states.get(row["pxname"], [])
             out.extend(f'{full}{{{labels},state="{s}"}} {got.count(s)}\n' for s in STATES["server"])
         elif source == "agg_check_status":
-            out.extend(f'{full}{{{labels},state="{s}"}} 0\n' for s in CHECK_STATES)
+            got = states.get(f"check:{row['pxname']}", [])
+            out.extend(f'{full}{{{labels},state="{s}"}} {got.count(s)}\n' for s in CHECK_STATES)
+        elif source == "check_status":
+            # servers whose check runs only (promex: enabled, not paused)
+            if source in row:
+                cur = _check_state(row[source])
+                out.extend(
+                    f'{full}{{{labels},state="{s}"}} {int(s == cur)}\n' for s in CHECK_STATES
+                )
+        elif source == "check_code":
+            # a running check's layer 5-7 code, 0 when it has none (promex)
+            if "check_status" in row:
+                out.append(f"{full}{{{labels}}} {row.get(source, 0)}\n")
+        elif source == "check_duration":
+            if source in row:  # a running check that ran
+                out.append(f"{full}{{{labels}}} {row[source] / 1000:f}\n")
         elif source == "status":
             cur = _state(scope, str(row["status"]))
             out.extend(f'{full}{{{labels},state="{s}"}} {int(s == cur)}\n' for s in STATES[scope])

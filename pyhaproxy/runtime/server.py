@@ -17,11 +17,10 @@ it as a connected socket passed with its access level (management.txt
 §9.4, HAProxy's "sockpair@" CLI of each worker).
 
 With several workers (``nbthread`` > 1), a stats socket connection is
-answered by the worker that accepted it, alone: the counters it reports are
-that worker's, and a state-changing command (``disable server``, ``set
-weight``, ``set maxconn server``...) changes that worker only, not the
-others.  Publishing such changes to every worker is the control plane's job
-(DESIGN.md "Process model") and is not done yet.
+answered by the worker that accepted it; the counters it reports are summed
+over the workers of its generation, and a state-changing command
+(``disable server``, ``set weight``, ``set maxconn server``...) runs in
+every one of them before it is answered (``pyhaproxy/master/share.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from pyhaproxy.config.model import FRONTEND, Bind
 from pyhaproxy.dataplane.listeners import BindError, Limit, Listener, open_bind
 from pyhaproxy.runtime.cli import CliSession
 from pyhaproxy.runtime.commands import ADMIN, LEVELS, OPERATOR, USER
+from pyhaproxy.runtime.health import Book
 from pyhaproxy.runtime.ids import proxy_ids, server_ids
 from pyhaproxy.runtime.model import CliSettings, cli_settings
 from pyhaproxy.runtime.page import attach_pages
@@ -81,13 +81,20 @@ class CliServer:
         self.pages: list[Any] = []  # the stats pages (page.py)
         self.accepted = 0  # CLI connections (counted in show info CumConns)
         self.lbtot_base: dict[Any, int] = {}  # srv.total at "clear counters all"
-        # HAProxy's check.health for servers the CLI forced up or down
-        self.health: dict[Any, bool] = {}
-        # when each server last changed state (srv_time_since_last_change)
-        self.last_change: dict[Any, float] = {}
+        # servers' health: their checks, state changes, downtime (health.py)
+        self.book = Book.build(config, rt, self.started)
         for be in rt.backends.values():
             for srv in be.servers:
                 srv.watchers.append(self._changed)
+        # run-time settings of the commands in frontends.py and sessions.py
+        self.maxconn_set = 0  # "set maxconn global" (0: not set)
+        self.fe_maxconn_set: dict[str, int] = {}  # "set maxconn frontend"
+        self.paused: set[str] = set()  # frontends disabled by "disable frontend"
+        self.stopped: set[str] = set()  # frontends stopped by "shutdown frontend"
+        self.reporter: Any = None  # where commands warn (set by attach_cli)
+        self.fronts: Any = None  # frontends.Fronts, built on first use
+        self.epochs: Any = None  # sessions.Epochs, built on first use
+        self.acl_refs: Any = None  # acls.references(), built on first use
         self.listeners: list[Listener] = []
         self.sessions: set[CliSession] = set()
         self._by_session: dict[CliSession, Listener] = {}
@@ -108,8 +115,13 @@ class CliServer:
         self._clock = self._loop.call_later(1.0, self._tick)
 
     def maxconn(self) -> int:
-        """The process maxconn: ``global maxconn``, else derived from the
-        file descriptor limit as HAProxy does when it is not set."""
+        """The process maxconn: as ``set maxconn global`` set it, else the
+        hard limit."""
+        return self.maxconn_set or self.hard_maxconn()
+
+    def hard_maxconn(self) -> int:
+        """The process maxconn at start: ``global maxconn``, else derived
+        from the file descriptor limit as HAProxy does when it is not set."""
         if self.config.global_.maxconn:
             return self.config.global_.maxconn
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -118,7 +130,13 @@ class CliServer:
         return max((soft - 32) // 2, 1)
 
     def fe_maxconn(self, px: Any) -> int:
-        return px.settings.maxconn or self.maxconn()
+        """A frontend's maxconn: as ``set maxconn frontend`` set it, else
+        its own, else the global one at start (HAProxy copies it then)."""
+        value = self.fe_maxconn_set.get(px.name)
+        return value if value is not None else self._fe_maxconn_conf(px)
+
+    def _fe_maxconn_conf(self, px: Any) -> int:
+        return px.settings.maxconn or self.hard_maxconn()
 
     def fullconn(self, px: Any) -> int:
         """A backend's ``fullconn``: set, or a tenth of the maxconn of the
@@ -131,7 +149,7 @@ class CliServer:
         for fe in self.rt.frontends:
             if fe.backend is be or any(target is be for _t, target in fe.switch):
                 fpx = self.config.proxy(fe.name, FRONTEND)
-                total += self.fe_maxconn(fpx) if fpx is not None else 0
+                total += self._fe_maxconn_conf(fpx) if fpx is not None else 0
         return (total + 9) // 10 if total else 1
 
     def algo(self, px: Any) -> str:
@@ -146,11 +164,8 @@ class CliServer:
     def server_id(self, srv: Any) -> int:
         return self._server_ids.get(srv, 0)
 
-    def set_health(self, srv: Any, up: bool) -> None:
-        self.health[srv] = up
-
     def _changed(self, srv: Any) -> None:
-        self.last_change[srv] = time.time()
+        self.book.changed(srv)
 
     def released(self, sess: CliSession) -> None:
         lst = self._by_session.pop(sess, None)
@@ -162,6 +177,7 @@ class CliServer:
             lst.accepted()
             self.accepted += 1
             sess = CliSession(self, level)
+            sess.born = self._loop.time()  # "show sess" (sessions.py)
             self._by_session[sess] = lst
             return sess
 
@@ -200,7 +216,9 @@ class CliServer:
     async def _serve_one(self, sock: socket.socket, level: int) -> None:
         def make() -> CliSession:
             self.accepted += 1
-            return CliSession(self, level)
+            sess = CliSession(self, level)
+            sess.born = self._loop.time()  # "show sess" (sessions.py)
+            return sess
 
         try:
             await self._loop.connect_accepted_socket(make, sock)

@@ -11,13 +11,18 @@ final LF in HAProxy too).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import TYPE_CHECKING, Any
 
+from pyhaproxy.checks import report
+from pyhaproxy.checks.agent import ruleset as agent_ruleset
 from pyhaproxy.dataplane.backend import DOWN, STOPPING, UP
 from pyhaproxy.runtime.commands import ADMIN, command
+from pyhaproxy.runtime.health import CHK_ST_CONFIGURED, CHK_ST_ENABLED
 
 if TYPE_CHECKING:
     from pyhaproxy.runtime.cli import CliSession
+    from pyhaproxy.runtime.server import CliServer
 
 NO_BACKEND = "No such backend.\n"
 NO_SERVER = "No such server.\n"
@@ -98,17 +103,45 @@ def change_weight(srv: Any, text: str) -> str | None:
     return None
 
 
-def set_admin(srv: Any, state: str) -> None:
-    """``ready`` / ``drain`` / ``maint`` (HAProxy's srv_adm_set_*)."""
-    if state == "maint":
-        srv.set_drain(False)
-        srv.set_maint(True)
-    elif state == "drain":
-        srv.set_maint(False)
-        srv.set_drain(True)
-    else:
-        srv.set_drain(False)
-        srv.set_maint(False)
+def set_admin(cli: CliServer, srv: Any, state: str) -> None:
+    """``ready`` / ``drain`` / ``maint`` (HAProxy's srv_adm_set_*), with
+    HAProxy's messages (health.Book.set_admin pauses and restarts checks)."""
+    book = cli.book
+    was_maint, was_drain, was_down = srv.maint, srv.drain, srv.state == DOWN
+    had = report.counts(srv.backend) != (0, 0)
+    book.set_admin(srv, state)
+    out = book.out
+    if out is None:
+        return
+    _admin_messages(out, srv, state, was_maint, was_drain, was_down)
+    be = srv.backend.name
+    if had and report.counts(srv.backend) == (0, 0):
+        report.emit(
+            out,
+            be,
+            "emerg",
+            f"backend '{be}' has no server available!",
+            f"backend {be} has no server available!",
+        )
+
+
+def _admin_messages(
+    out: Any, srv: Any, state: str, was_maint: bool, was_drain: bool, was_down: bool
+) -> None:
+    if state == "maint" and not was_maint:
+        if was_down:
+            who = "Backup Server" if srv.backup else "Server"
+            text = f"{who} {srv.backend.name}/{srv.name} was DOWN and now enters maintenance."
+            report.emit(out, srv.backend.name, "notice", text)
+        else:
+            report.admin_change(out, srv, "maint")
+    elif state == "drain" and not was_drain and not srv.maint:
+        report.admin_change(out, srv, "drain")
+    elif state != "maint":
+        if was_maint and not srv.maint:
+            report.admin_change(out, srv, "ready-maint")
+        elif was_drain and not srv.drain:
+            report.admin_change(out, srv, "ready-drain")
 
 
 @command("get weight", "get weight <bk>/<srv>", "report a server's current weight")
@@ -145,7 +178,7 @@ def _disable_server(sess: CliSession, args: list[str], payload: str | None) -> s
         srv = find_server(sess, _arg(args, 2))
     except Lookup as exc:
         return str(exc)
-    set_admin(srv, "maint")
+    set_admin(sess.server, srv, "maint")
     return None
 
 
@@ -160,7 +193,7 @@ def _enable_server(sess: CliSession, args: list[str], payload: str | None) -> st
         srv = find_server(sess, _arg(args, 2))
     except Lookup as exc:
         return str(exc)
-    set_admin(srv, "ready")
+    set_admin(sess.server, srv, "ready")
     return None
 
 
@@ -171,14 +204,97 @@ _SET_SERVER_USAGE = (
 _BY = "by 'stats socket command'"
 
 
+_CLI = "changed from CLI"
+_NO_AGENT = "agent checks are not enabled on this server"  # sic: some add ".\n"
+_NO_CHECK = "health checks are not enabled on this server"
+
+
 def _health(sess: CliSession, srv: Any, word: str) -> str | None:
-    if getattr(srv, "track", None) is not None:
+    book = sess.server.book
+    if book.rec(srv).tracked is not None:
         return "cannot change health on a tracking server.\n"
     states = {"up": UP, "stopping": STOPPING, "down": DOWN}
     if word not in states:
         return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
-    sess.server.set_health(srv, word != "down")
-    srv.set_state(states[word])
+    book.force_health(srv, states[word], _CLI)
+    return None
+
+
+def _agent(sess: CliSession, srv: Any, word: str) -> str | None:
+    book = sess.server.book
+    if not book.check_state(srv, True) & CHK_ST_ENABLED:
+        return _NO_AGENT + ".\n"
+    if word not in ("up", "down"):
+        return "'set server <srv> agent' expects 'up' or 'down'.\n"
+    book.force_agent(srv, word == "up", _CLI)
+    return None
+
+
+def _resolve(text: str) -> tuple[str, int] | None:
+    """An address for a check (HAProxy's str2ip: a name is resolved)."""
+    try:
+        return str(ipaddress.ip_address(text)), 0
+    except ValueError:
+        pass
+    try:
+        info = socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    return info[0][4][0], 0
+
+
+def _port(text: str) -> int | str:
+    """A check port, or HAProxy's error text (srv_update_*_addr_port)."""
+    value, rest = _strtol(text)
+    if value is None or rest:
+        return "provided port is not an integer"  # sic, no LF
+    if not 0 <= value <= 65535:
+        return "provided port is invalid"  # sic, no LF
+    return value
+
+
+def _check_target(
+    sess: CliSession, srv: Any, agent: bool, addr: str | None, port: str | None
+) -> str | None:
+    """``set server <b>/<s> check-addr|check-port|agent-addr|agent-port``:
+    where the health (or agent) check connects from its next run on."""
+    book = sess.server.book
+    rec = book.rec(srv)
+    check = rec.agent if agent else rec.check
+    if not book.check_state(srv, agent) & CHK_ST_ENABLED:
+        return _NO_AGENT if agent else _NO_CHECK
+    host = None
+    if addr is not None:
+        got = _resolve(addr)
+        if got is None:
+            return f"invalid addr '{addr}'"  # sic, no LF
+        host = got[0]
+    value = None
+    if port is not None:
+        value = _port(port)
+        if isinstance(value, str):
+            return value
+    if host is not None:
+        check.host = host
+        check.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if agent:
+            rec.agent_addr = host
+        else:
+            rec.check_addr = host
+    if isinstance(value, int):
+        if agent:
+            rec.agent_port = check.port = value
+        else:
+            rec.check_port = value
+            check.port = value or srv.port
+    return None
+
+
+def _agent_send(sess: CliSession, srv: Any, text: str) -> str | None:
+    rec = sess.server.book.rec(srv)
+    if not sess.server.book.check_state(srv, True) & CHK_ST_ENABLED:
+        return _NO_AGENT + ".\n"
+    rec.agent.ruleset = agent_ruleset(text)
     return None
 
 
@@ -232,22 +348,28 @@ def _set_server(sess: CliSession, args: list[str], payload: str | None) -> str |
     if what == "state":
         if value not in ("ready", "drain", "maint"):
             return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
-        set_admin(srv, value)
+        set_admin(sess.server, srv, value)
         return None
     if what == "health":
         return _health(sess, srv, value)
     if what == "agent":
-        # pyhaproxy has no agent checks: HAProxy's answer for such a server
-        return "agent checks are not enabled on this server.\n"
+        return _agent(sess, srv, value)
     if what == "addr":
         return _addr(srv, args)
-    if what in ("check-port", "check-addr") and getattr(srv, "check", None) is None:
-        return "health checks are not enabled on this server"  # sic, no LF
-    if what in ("agent-addr", "agent-port", "agent-send"):
-        return "agent checks are not enabled on this server.\n"
+    if what in ("check-addr", "agent-addr"):
+        if not value:
+            return f"set server <b>/<s> {what} requires an address and optionally a port.\n"
+        port = _arg(args, 6) if _arg(args, 5) == "port" else None
+        return _check_target(sess, srv, what == "agent-addr", value, port)
+    if what in ("check-port", "agent-port"):
+        if not value:
+            return f"set server <b>/<s> {what} requires a port.\n"
+        return _check_target(sess, srv, what == "agent-port", None, value)
+    if what == "agent-send":
+        return _agent_send(sess, srv, value)
     if what == "fqdn":
         return "set server <b>/<s> fqdn failed because no resolution is configured.\n"
-    if what in ("check-port", "check-addr", "ssl"):
+    if what == "ssl":
         return f"'set server {what}' is not implemented yet by pyhaproxy.\n"
     return _SET_SERVER_USAGE
 
@@ -288,6 +410,51 @@ def _shutdown_sessions(sess: CliSession, args: list[str], payload: str | None) -
         srv = find_server(sess, _arg(args, 3))
     except Lookup as exc:
         return str(exc)
-    for stream in [s for s in sess.rt.sessions if getattr(s, "srv", None) is srv]:
-        stream.close()
+    kill_sessions(sess.rt, srv)
     return None
+
+
+def kill_sessions(rt: Any, srv: Any) -> None:
+    """End every stream served by ``srv`` (HAProxy's srv_shutdown_streams)."""
+    for stream in [s for s in rt.sessions if getattr(s, "srv", None) is srv]:
+        stream.close()
+
+
+def _toggle(sess: CliSession, args: list[str], agent: bool, on: bool) -> str | None:
+    """``enable|disable health|agent <bk>/<srv>``: the check stops or
+    resumes running (HAProxy's CHK_ST_ENABLED); a server without that
+    check answers only when asked to enable it."""
+    try:
+        srv = find_server(sess, _arg(args, 2))
+    except Lookup as exc:
+        return str(exc)
+    book = sess.server.book
+    if not book.check_state(srv, agent) & CHK_ST_CONFIGURED:
+        if not on:
+            return None
+        if agent:
+            return "Agent was not configured on this server, cannot enable.\n"
+        return "Health check was not configured on this server, cannot enable.\n"
+    rec = book.rec(srv)
+    (rec.agent if agent else rec.check).enabled = on
+    return None
+
+
+@command("disable agent", "disable agent", "disable agent checks", level=ADMIN)
+def _disable_agent(sess: CliSession, args: list[str], payload: str | None) -> str | None:
+    return _toggle(sess, args, True, False)
+
+
+@command("disable health", "disable health", "disable health checks", level=ADMIN)
+def _disable_health(sess: CliSession, args: list[str], payload: str | None) -> str | None:
+    return _toggle(sess, args, False, False)
+
+
+@command("enable agent", "enable agent", "enable agent checks", level=ADMIN)
+def _enable_agent(sess: CliSession, args: list[str], payload: str | None) -> str | None:
+    return _toggle(sess, args, True, True)
+
+
+@command("enable health", "enable health", "enable health checks", level=ADMIN)
+def _enable_health(sess: CliSession, args: list[str], payload: str | None) -> str | None:
+    return _toggle(sess, args, False, True)

@@ -44,14 +44,18 @@ def info_fields(sess: CliSession) -> list[tuple[str, Any]]:
         ulimit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError):
         ulimit = 0
-    jobs = len(rt.sessions) + len(rt.listeners) + len(cli.listeners) + len(cli.sessions)
+    # master-worker: the other workers of the generation count too (as
+    # HAProxy's threads share one process); listeners are the same ones
+    sessions = len(rt.sessions) + stats.others(None, "sessions")
+    accepted = cli.accepted + stats.others(None, "accepted")
+    jobs = sessions + len(rt.listeners) + len(cli.listeners) + len(cli.sessions)
     return [
         ("Name", "HAProxy"),
         ("Version", version_string()),
         ("Release_date", RELEASE_DATE),
-        ("Nbthread", 1),
+        ("Nbthread", nbthread(cli)),
         ("Nbproc", 1),
-        ("Process_num", 1),
+        ("Process_num", process_num(sess)),
         ("Pid", os.getpid()),
         ("Uptime", f"{up // 86400}d {up // 3600 % 24}h{up // 60 % 60:02d}m{up % 60:02d}s"),
         ("Uptime_sec", up),
@@ -62,10 +66,10 @@ def info_fields(sess: CliSession) -> list[tuple[str, Any]]:
         ("Ulimit-n", ulimit),
         ("Maxsock", ulimit),
         ("Maxconn", maxconn),
-        ("Hard_maxconn", maxconn),
-        ("CurrConns", len(rt.sessions)),
-        ("CumConns", sum(c.stot for c in fes) + cli.accepted),
-        ("CumReq", sum(c.req_tot for c in fes) + cli.accepted),
+        ("Hard_maxconn", cli.hard_maxconn()),
+        ("CurrConns", sessions),
+        ("CumConns", sum(c.stot for c in fes) + accepted),
+        ("CumReq", sum(c.req_tot for c in fes) + accepted),
         ("MaxSslConns", 0),
         ("CurrSslConns", 0),
         ("CumSslConns", 0),
@@ -118,6 +122,19 @@ def info_fields(sess: CliSession) -> list[tuple[str, Any]]:
     ]
 
 
+def nbthread(cli: Any) -> int:
+    """HAProxy's threads are pyhaproxy's workers of a generation (``-W``);
+    a single process is one."""
+    share = cli.rt.share
+    return share.nbthread if share is not None else 1
+
+
+def process_num(sess: CliSession) -> int:
+    """The worker's relative number (master-worker), else 1."""
+    share = sess.rt.share
+    return share.relative if share is not None else 1
+
+
 @command(
     "show info",
     "show info [desc|json|typed|float]*",
@@ -125,6 +142,7 @@ def info_fields(sess: CliSession) -> list[tuple[str, Any]]:
 )
 def _show_info(sess: CliSession, args: list[str], payload: str | None) -> str:
     fields = info_fields(sess)
+    num = process_num(sess)
     words = args[2:]
     if "json" in words:
         out = []
@@ -133,7 +151,7 @@ def _show_info(sess: CliSession, args: list[str], payload: str | None) -> str:
             out.append(
                 {
                     "field": {"pos": INFO_POS[name], "name": name},
-                    "processNum": 1,
+                    "processNum": num,
                     "tags": _tags(letters),
                     "value": {"type": kind, "value": v},
                 }
@@ -141,7 +159,7 @@ def _show_info(sess: CliSession, args: list[str], payload: str | None) -> str:
         return json.dumps(out, separators=(",", ":")) + "\n"
     if "typed" in words:
         return "".join(
-            f"{INFO_POS[name]}.{name}.1:{':'.join(INFO_TAGS.get(name, ('POS', 'str')))}:{v}\n"
+            f"{INFO_POS[name]}.{name}.{num}:{':'.join(INFO_TAGS.get(name, ('POS', 'str')))}:{v}\n"
             for name, v in fields
         )
     return "".join(f"{name}: {v}\n" for name, v in fields)
@@ -273,19 +291,15 @@ def _server_state_line(sess: CliSession, px: Any, be: Any, srv: Any, now: float)
     cfg_disabled = bool(opts.get("disabled")) and not opts.get("enabled")
     admin = (1 if srv.maint else 0) | (4 if cfg_disabled else 0) | (8 if srv.drain else 0)
     op = 0 if srv.maint else {"UP": 2, "NOLB": 3, "DOWN": 0}.get(srv.state, 2)
-    forced = cli.health.get(srv)
-    if forced is not None:
-        health = 4 if forced else 0
-    else:
-        health = 0 if cfg_disabled or srv.state == "DOWN" else 2
-    since = int(now - cli.last_change.get(srv, cli.started))
+    book = cli.book
+    since = int(now) - book.rec(srv).last_change
     addr = srv.host if srv.family != "unix" else srv.host
     port = srv.port if srv.family != "unix" else 0
     return (
         f"{cli.proxy_id(px.name)} {px.name} {cli.server_id(srv)} {srv.name} {addr} "
-        f"{op} {admin} {srv.uweight} {srv.iweight} {since} 1 0 {health} "
-        f"{8 if cfg_disabled else 0} 0 {int(px.name in cli.forced_ids)} "
-        f"{int(bool(opts.get('id')))} - {port} - 0 0 - - 0\n"
+        f"{op} {admin} {srv.uweight} {srv.iweight} {since} {book.state_numbers(srv)} "
+        f"{int(px.name in cli.forced_ids)} "
+        f"{int(bool(opts.get('id')))} - {port} - 0 {book.addresses(srv)}\n"
     )
 
 
@@ -356,4 +370,5 @@ def _clear_counters(sess: CliSession, args: list[str], payload: str | None) -> s
             srv.c.clear(everything)
             if everything:  # srv.total is the balancer's: keep it, offset it
                 sess.server.lbtot_base[srv] = srv.total
+                sess.server.book.clear_counters(srv)
     return None

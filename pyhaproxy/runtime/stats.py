@@ -17,7 +17,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.config.model import BACKEND, FRONTEND
-from pyhaproxy.dataplane.backend import DOWN, STOPPING
 from pyhaproxy.runtime.commands import OPERATOR
 
 if TYPE_CHECKING:
@@ -162,10 +161,22 @@ ALL_FIELDS = [*FIELDS, "-", *SSL_FIELDS, *H2_FIELDS, *H1_FIELDS]
 FE, BE, SV = 0, 1, 2  # "type" column
 
 
+# a worker of several (master-worker, nbthread > 1): adds the other
+# workers' counters (master/share.py ``Share``, set when the worker starts)
+SUMS: Any = None
+
+
 def read(obj: Any) -> Counters:
     """The counters of a frontend, backend or server, as they are to be
-    reported (the one place that will sum worker processes)."""
-    return obj.c
+    reported: summed over the workers of the generation (``SUMS``)."""
+    return obj.c if SUMS is None else SUMS.counters(obj)
+
+
+def others(obj: Any, name: str) -> int:
+    """The other workers' sum of a gauge this worker also reports: a
+    server's ``cur``, ``lbtot`` and ``idle``, a backend's ``queue``, the
+    process's ``sessions`` and ``accepted`` (``obj`` None); 0 when alone."""
+    return 0 if SUMS is None else SUMS.others(obj, name)
 
 
 def _hrsp(row: dict[str, Any], c: Counters) -> None:
@@ -188,17 +199,18 @@ def _since(t: float, now: float) -> int:
     return int(now - t) if t else -1
 
 
-def server_status(srv: Any) -> str:
-    """HAProxy's status column of a server (stats.c srv_hlt_st)."""
-    if srv.maint:
-        return "MAINT"
-    if srv.state == DOWN:
-        return "DOWN"
-    if srv.state == STOPPING:
-        return "NOLB"
-    if srv.drain:
-        return "DRAIN"
-    return "UP" if getattr(srv, "check", None) is not None else "no check"
+def server_status(cli: CliServer, srv: Any) -> str:
+    """HAProxy's status column of a server ("UP 1/3", "no check", "DOWN
+    (agent)"...: health.Book.status_text)."""
+    return cli.book.status_text(srv)
+
+
+def _fe_status(cli: CliServer, name: str) -> str:
+    """STOP (stopping, ``shutdown frontend``), PAUSED (``disable frontend``)
+    or OPEN (runtime/frontends.py)."""
+    if cli.rt.stopping or name in cli.stopped:
+        return "STOP"
+    return "PAUSED" if name in cli.paused else "OPEN"
 
 
 def _fe_row(cli: CliServer, px: Any, fe: Any, now: float) -> dict[str, Any]:
@@ -216,7 +228,7 @@ def _fe_row(cli: CliServer, px: Any, fe: Any, now: float) -> dict[str, Any]:
         "dreq": c.dreq,
         "dresp": c.dresp,
         "ereq": c.ereq,
-        "status": "STOP" if cli.rt.stopping else "OPEN",
+        "status": _fe_status(cli, px.name),
         "pid": 1,
         "iid": cli.proxy_id(px.name),
         "sid": 0,
@@ -262,7 +274,7 @@ def _sv_row(cli: CliServer, px: Any, be: Any, srv: Any, level: int, now: float) 
         "svname": srv.name,
         "qcur": 0,
         "qmax": 0,
-        "scur": srv.cur,
+        "scur": srv.cur + others(srv, "cur"),
         "smax": c.smax,
         "stot": c.stot,
         "bin": c.bin,
@@ -272,15 +284,19 @@ def _sv_row(cli: CliServer, px: Any, be: Any, srv: Any, level: int, now: float) 
         "eresp": c.eresp,
         "wretr": c.wretr,
         "wredis": c.wredis,
-        "status": server_status(srv),
-        "weight": srv.weight,
+        "status": server_status(cli, srv),
+        # HAProxy's eweight: drain keeps it (the balancer skips the server)
+        "weight": srv.uweight if srv.drain else srv.weight,
+        # slowstart: percent of the full weight (server_throttle_rate);
+        # observe: the failed analyses (checks/observe.py)
+        **({"throttle": srv_throttle(srv)} if srv.ramp else {}),
+        **({"hanafail": srv.observe.failed_hana} if srv.observe is not None else {}),
         "act": 0 if srv.backup else 1,
         "bck": 1 if srv.backup else 0,
-        "lastchg": int(now - cli.last_change.get(srv, cli.started)),
         "pid": 1,
         "iid": cli.proxy_id(px.name),
         "sid": cli.server_id(srv),
-        "lbtot": srv.total - cli.lbtot_base.get(srv, 0),
+        "lbtot": srv.total - cli.lbtot_base.get(srv, 0) + others(srv, "lbtot"),
         "type": SV,
         "rate": c.rate(),
         "rate_max": c.rate_max,
@@ -295,18 +311,19 @@ def _sv_row(cli: CliServer, px: Any, be: Any, srv: Any, level: int, now: float) 
         "wrew": 0,
         "connect": c.connect,
         "reuse": c.reuse,
-        "srv_icur": len(srv.pool.idle),
+        "srv_icur": len(srv.pool.idle) + others(srv, "idle"),
         "qtime_max": 0,
         "ctime_max": 0,
         "rtime_max": 0,
         "ttime_max": 0,
         "eint": 0,
-        "idle_conn_cur": len(srv.pool.idle),
+        "idle_conn_cur": len(srv.pool.idle) + others(srv, "idle"),
         "safe_conn_cur": 0,
         "used_conn_cur": 0,
         "need_conn_est": 0,
         "uweight": srv.uweight,
     }
+    row.update(cli.book.server_fields(srv, int(now)))  # the check columns
     if srv.maxconn:
         row["slim"] = srv.maxconn
     if srv.maxqueue:
@@ -333,7 +350,7 @@ def _be_row(cli: CliServer, px: Any, be: Any, level: int, now: float) -> dict[st
     row: dict[str, Any] = {
         "pxname": px.name,
         "svname": "BACKEND",
-        "qcur": len(be.queue),
+        "qcur": len(be.queue) + others(be, "queue"),
         "qmax": c.qmax,
         "scur": c.scur,
         "smax": c.smax,
@@ -351,13 +368,10 @@ def _be_row(cli: CliServer, px: Any, be: Any, level: int, now: float) -> dict[st
         "weight": weight,
         "act": len(active),
         "bck": len(backup),
-        "chkdown": 0,
-        "lastchg": int(now - cli.started),
-        "downtime": 0,
         "pid": 1,
         "iid": cli.proxy_id(px.name),
         "sid": 0,
-        "lbtot": sum(s.total - cli.lbtot_base.get(s, 0) for s in servers),
+        "lbtot": sum(s.total - cli.lbtot_base.get(s, 0) + others(s, "lbtot") for s in servers),
         "type": BE,
         "rate": c.rate(),
         "rate_max": c.rate_max,
@@ -386,6 +400,7 @@ def _be_row(cli: CliServer, px: Any, be: Any, level: int, now: float) -> dict[st
         "agg_server_check_status": 0,
         "agg_check_status": 0,
     }
+    row.update(cli.book.backend_fields(be, int(now)))  # chkdown, lastchg, downtime
     if http:
         _hrsp(row, c)
         row.update(req_tot=c.req_tot, cache_lookups=0, cache_hits=0)
@@ -394,7 +409,9 @@ def _be_row(cli: CliServer, px: Any, be: Any, level: int, now: float) -> dict[st
     _modules(row, True)
     if http:  # the H1 multiplexer's view of the server side
         row.update(
-            h1_open_connections=sum(len(s.pool.idle) + s.cur for s in servers),
+            h1_open_connections=sum(
+                len(s.pool.idle) + s.cur + others(s, "idle") + others(s, "cur") for s in servers
+            ),
             h1_total_connections=row["connect"],
             h1_total_streams=row["connect"] + row["reuse"],
             h1_bytes_in=row["bout"],
@@ -426,6 +443,13 @@ def rows(cli: CliServer, level: int, iid: int = -1, types: int = 7, sid: int = -
             if types & 2:
                 out.append(_be_row(cli, px, be, level, now))
     return out
+
+
+def srv_throttle(srv: Any) -> int:
+    """HAProxy's server_throttle_rate: (100 * eweight + wdiv - 1) / (wdiv * uweight)."""
+    if not srv.uweight:
+        return 100
+    return (100 * srv.uweight * srv.ramp + 15) // (16 * srv.uweight)
 
 
 def csv_line(row: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from lark.lexer import Lexer
 
 from pyhaproxy.sample.fetch import FETCHES, RequestView
 from pyhaproxy.sample.haproxy_fetches import HAPROXY_FETCHES
+from pyhaproxy.sample.patterns import PatternExpr, PatternRef, read_file
 from pyhaproxy.sample.payload import LAYER_CONTENT
 
 __all__ = [
@@ -59,13 +60,17 @@ class AclPending(AclError):
 
 
 class Condition:
-    """A compiled condition: ``test(view)`` and the deepest layer it reads."""
+    """A compiled condition: ``test(view)``, the deepest layer it reads and
+    the pattern expressions of its anonymous ACLs (``{ ... }``)."""
 
-    __slots__ = ("test", "layer")
+    __slots__ = ("test", "layer", "exprs")
 
-    def __init__(self, test: Test, layer: int) -> None:
+    def __init__(
+        self, test: Test, layer: int, exprs: list[list[PatternExpr]] | None = None
+    ) -> None:
         self.test = test
         self.layer = layer
+        self.exprs = exprs or []
 
 
 _MATCHES = ("str", "beg", "end", "sub", "reg", "found", "ip", "bool", "int")
@@ -168,6 +173,8 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
     if fetch.arg == "req" and not arg:
         raise AclError(f"fetch method '{name}' : missing argument.")
     method, icase = fetch.match, False
+    # -f files, each read with the -i given before it (as HAProxy loads it then)
+    files: list[tuple[str, bool]] = []
     i = 1
     while i < len(words) and words[i].startswith("-"):
         flag = words[i]
@@ -179,6 +186,11 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
         elif flag == "-n":
             pass
         elif flag == "-m":
+            if files:
+                raise AclError(
+                    "'-m' must only be specified before patterns and files in parsing "
+                    "ACL expression."
+                )
             if i + 1 >= len(words):
                 raise AclError("missing matching method after '-m'.")
             i += 1
@@ -187,7 +199,10 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
                 raise AclError(f"unknown matching method '{method}' when parsing ACL expression.")
             if method not in _MATCHES:
                 raise AclPending(f"matching method '-m {method}'")
-        elif flag in ("-f", "-M", "-u"):
+        elif flag == "-f":
+            i += 1
+            files.append((words[i] if i < len(words) else "", icase))  # "": fails to open
+        elif flag in ("-M", "-u"):
             raise AclPending(f"ACL option '{flag}'")
         else:
             raise AclError(
@@ -219,14 +234,37 @@ def parse_expression(words: Sequence[str]) -> tuple[Test, int]:
             return any(x not in ("0", "", 0, False) for x in truth(v))
 
         return _may_miss(test) if fetch.layer == LAYER_CONTENT else test, fetch.layer
-    if not patterns and method != "found":
-        return (lambda v: False), fetch.layer  # HAProxy warns: never matches
-    match = _matcher(method, patterns, icase)
+    if method == "found" and not patterns and not files:  # no pattern: found or not
+        match = _matcher(method, patterns, icase)
 
-    def test(v: RequestView) -> bool:
-        return any(map(match, get(v)))
+        def found(v: RequestView) -> bool:
+            return any(map(match, get(v)))
 
-    return _may_miss(test) if fetch.layer == LAYER_CONTENT else test, fetch.layer
+        return _may_miss(found) if fetch.layer == LAYER_CONTENT else found, fetch.layer
+    # the patterns live in references the runtime API may change
+    # (patterns.py): each file's, then the line's own, as HAProxy orders them
+    refs = [(PatternRef(f, name, read_file(f, method, ic, _matcher)), ic) for f, ic in files]
+    _matcher(method, patterns, icase)  # the inline patterns' errors, now
+    refs.append((PatternRef("", name, patterns), icase))
+    exprs = [ref.expr(method, ic, _matcher) for ref, ic in refs]
+    # one reference: the line's own, never shared; with files the list is
+    # read at each evaluation, so that runtime/acls.py can point a file's
+    # entry at the reference shared by every expression loading that file
+    if len(exprs) == 1:
+        one = exprs[0]
+
+        def test(v: RequestView) -> bool:
+            return any(map(one.match, get(v)))
+
+    else:
+
+        def test(v: RequestView) -> bool:
+            values = get(v)
+            return any(e.match(x) for e in exprs for x in values)
+
+    final = _may_miss(test) if fetch.layer == LAYER_CONTENT else test
+    final.pattern_exprs = exprs  # type: ignore[attr-defined]  (runtime/acls.py)
+    return final, fetch.layer
 
 
 def _may_miss(test: Test) -> Test:
@@ -358,13 +396,18 @@ def compile_condition(
         if isinstance(cause, AclError):
             raise cause from None
         raise AclError(f"syntax error in condition '{' '.join(words[1:])}'.") from None
-    test, layer = _build(tree.children[0], acls)
+    found: list[list[PatternExpr]] = []
+    test, layer = _build(tree.children[0], acls, found)
     if words[0] == "unless":
         test = _negate(test, layer)
-    return Condition(test, layer)
+    return Condition(test, layer, found)
 
 
-def _build(node: Tree | Token, acls: Mapping[str, Sequence[tuple[Test, int]]]) -> tuple[Test, int]:
+def _build(
+    node: Tree | Token,
+    acls: Mapping[str, Sequence[tuple[Test, int]]],
+    found: list[list[PatternExpr]],
+) -> tuple[Test, int]:
     kind = node.data  # type: ignore[union-attr]
     kids = node.children  # type: ignore[union-attr]
     if kind == "named":
@@ -383,11 +426,15 @@ def _build(node: Tree | Token, acls: Mapping[str, Sequence[tuple[Test, int]]]) -
         tests = [t for t, _ in exprs]
         return (lambda v: any(t(v) for t in tests)), layer
     if kind == "anonymous":
-        return parse_expression([str(w) for w in kids[1:-1]])
+        test, layer = parse_expression([str(w) for w in kids[1:-1]])
+        exprs = getattr(test, "pattern_exprs", None)
+        if exprs is not None:
+            found.append(exprs)
+        return test, layer
     if kind == "negate":
-        inner, layer = _build(kids[1], acls)
+        inner, layer = _build(kids[1], acls, found)
         return _negate(inner, layer), layer
-    parts = [_build(k, acls) for k in kids if not (isinstance(k, Token) and k.type == "OR")]
+    parts = [_build(k, acls, found) for k in kids if not (isinstance(k, Token) and k.type == "OR")]
     tests = [t for t, _ in parts]
     layer = max(layer for _, layer in parts)
     if kind == "and_expr":

@@ -54,7 +54,7 @@ def test_valid_check_configurations(tmp_path: Path, lines: str) -> None:
         ("    option tcp-check\n    tcp-check send-lf %[date]", "'tcp-check send-lf'"),
         ("    option httpchk\n    http-check expect hdr name x", "'http-check expect hdr'"),
         ("    option spop-check", "'option spop-check'"),
-        ("    default-server observe layer4", "'server observe'"),
+        ("    default-server minconn 5", "'server minconn'"),
     ],
 )
 def test_missing_behaviour_refuses_to_start(tmp_path: Path, lines: str, what: str) -> None:
@@ -87,3 +87,54 @@ def test_mysql_check_with_user_refuses_to_start(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert "'option mysql-check user <name>' is not implemented yet by pyhaproxy" in out.stderr
+
+
+def _c_output(exe: list[str], path: str) -> tuple[int, list[str]]:
+    import subprocess
+
+    r = subprocess.run([*exe, "-c", "-f", path], capture_output=True, text=True, timeout=30)
+    lines = (r.stdout + r.stderr).splitlines()
+    # without the PID and the NOTICE lines naming the program
+    words = [x.split(") : ", 1)[-1] for x in lines if not x.startswith("[NOTICE]")]
+    return r.returncode, words
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "observe foo",
+        "observe",
+        "error-limit x",
+        "error-limit 0",
+        "error-limit",
+        "on-error bad",
+        "on-error",
+        "on-marked-down bad",
+        "on-marked-up shutdown-sessions",
+        "slowstart abc",
+        "slowstart 10x",
+        "slowstart -5",
+        "slowstart",
+        "slowstart 1m5s",
+        "observe layer4 error-limit 3 on-error sudden-death slowstart 2s "
+        "on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions",
+    ],
+)
+def test_observe_slowstart_arguments_like_haproxy(tmp_path: Path, options: str) -> None:
+    """Bad arguments get HAProxy's alert with file:line (``haproxy -c``)."""
+    if not Path("/usr/sbin/haproxy").exists():
+        pytest.skip("Debian's haproxy is not installed")
+    import sys
+
+    path = _cfg(tmp_path, "")
+    text = (
+        Path(path)
+        .read_text()
+        .replace("server s1 127.0.0.1:9 check", f"server s1 127.0.0.1:9 check {options}")
+    )
+    Path(path).write_text(text)
+    mine = _c_output([sys.executable, "-m", "pyhaproxy"], path)
+    theirs = _c_output(["/usr/sbin/haproxy"], path)
+    assert mine == theirs
+    if theirs[0]:
+        assert any("c.cfg:9] : 'server be/s1' : " in x for x in theirs[1])

@@ -34,11 +34,6 @@ frontend fe
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks start in every worker (dataplane.start -> checks.setup.start); "
-    "the master runs none and publishes no state: see the checks audit",
-)
 def test_checks_run_once_with_two_workers(launcher) -> None:
     if not Path("/usr/sbin/haproxy").exists():
         pytest.skip("Debian's haproxy is not installed")

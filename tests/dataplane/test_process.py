@@ -122,7 +122,7 @@ backend be
         ("    http-request set-header X y", "'http-request set-header'"),
         ("    timeout tarpit 5s", "'timeout tarpit'"),
         ("    bind 127.0.0.1:{p2} ssl crt /nonexistent", None),
-        ("    server s9 127.0.0.1:9 slowstart 10s", "'server slowstart'"),
+        ("    server s9 127.0.0.1:9 send-proxy", "'server send-proxy'"),
     ],
 )
 def test_unimplemented_parts_refuse_to_start(launcher, line, what):

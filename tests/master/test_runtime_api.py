@@ -123,11 +123,13 @@ def test_forward_to_worker_by_number_and_pid(master, port, tmp_path):
     assert talk(master.sock, "@9 show info; show proc\n").count("\n") == 1
 
 
-def test_forward_reaches_one_worker_only(master, port, tmp_path):
-    """A state change sent to @1 changes worker 1 (documented limitation)."""
+def test_forward_changes_every_worker(master, port, tmp_path):
+    """A state change sent to @1 is answered once worker 2 has it too."""
     master.start(stats_cfg(port, tmp_path / "stats.sock"), wait=port)
     got = talk(master.sock, "@1 set weight be/s1 3; @1 get weight be/s1; @2 get weight be/s1\n")
-    assert got == "\n3 (initial 7)\n\n7 (initial 7)\n\n"
+    assert got == "\n3 (initial 7)\n\n3 (initial 7)\n\n"
+    got = talk(master.sock, "@2 set server be/s1 weight 4; @1 get weight be/s1\n")
+    assert got == "\n4 (initial 7)\n\n"
 
 
 def test_prefix_alone_sets_the_target(master, port, tmp_path):

@@ -5,6 +5,7 @@ Errors are worded as HAProxy's: ``[FILE:LINE] : 'server BACKEND/NAME' : ...``.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pyhaproxy.config.keywords.bind import parse_options
@@ -40,6 +41,9 @@ IMPLEMENTED_OPTIONS |= {"port", "addr", "agent-check", "no-agent-check", "agent-
 IMPLEMENTED_OPTIONS |= {"agent-addr", "agent-send", "agent-inter"}
 IMPLEMENTED_OPTIONS |= {"track"}
 IMPLEMENTED_OPTIONS |= {"check-ssl", "no-check-ssl", "check-sni", "check-alpn"}  # checks/tls.py
+# traffic observation, actions on state changes, slow start (checks/observe.py)
+IMPLEMENTED_OPTIONS |= {"observe", "error-limit", "on-error", "on-marked-down", "on-marked-up"}
+IMPLEMENTED_OPTIONS |= {"slowstart"}
 
 
 def _weight(name: str, word: str, ctx: Context | None = None) -> int:
@@ -124,10 +128,6 @@ for _n in (
     "log-proto",
     "namespace",
     "npn",
-    "observe",
-    "on-error",
-    "on-marked-down",
-    "on-marked-up",
     "proto",
     "redir",
     "resolve-opts",
@@ -151,8 +151,7 @@ for _n in (
     SERVER_OPTIONS.add(_n, STR)
 for _n in ("maxconn", "maxqueue", "minconn"):
     SERVER_OPTIONS.add(_n, LONG)
-for _n in ("error-limit", "id"):
-    SERVER_OPTIONS.add(_n, POSITIVE)
+SERVER_OPTIONS.add("id", POSITIVE)
 for _n in (
     "max-reuse",
     "pool-low-conn",
@@ -161,7 +160,7 @@ for _n in (
     "port",
 ):
     SERVER_OPTIONS.add(_n, INT)
-for _n in ("pool-purge-delay", "slowstart", "tcp-ut"):
+for _n in ("pool-purge-delay", "tcp-ut"):
     SERVER_OPTIONS.add(_n, TIME)
 for _n in ("inter", "fastinter", "downinter", "agent-inter"):
     SERVER_OPTIONS.add(_n, Param(1, _inter))
@@ -170,6 +169,91 @@ SERVER_OPTIONS.add("rise", Param(1, _rise_fall))
 SERVER_OPTIONS.add("fall", Param(1, _rise_fall))
 for _n in ("ca-file", "crl-file", "crt"):
     SERVER_OPTIONS.add(_n, Param(1, as_file("crt-base" if _n == "crt" else "ca-base", _n == "crt")))
+
+
+def _observe(name: str, word: str, ctx: Context | None = None) -> str:
+    """``observe none|layer4|layer7`` (HAProxy's srv_parse_observe): layer7
+    outside an http proxy is an alert that leaves observing off, and that
+    HAProxy 2.6 does not count as an error."""
+    if not word:
+        raise ConfigError("'observe' expects <mode> as argument..")
+    if word not in ("none", "layer4", "layer7"):
+        raise ConfigError(f"'observe' expects one of 'none', 'layer4', 'layer7' but got '{word}'.")
+    if word == "layer7" and ctx is not None and ctx.proxy is not None and ctx.proxy.mode != "http":
+        label = f"'server {ctx.proxy.name}/{ctx.words[1]}' : " if ctx.words[0] == "server" else ""
+        ctx.loader.reporter.alert(
+            f"[{ctx.where}] : {label}'layer7' can only be used in http proxies.."
+        )
+        return "none"
+    return word
+
+
+def _error_limit(name: str, word: str, ctx: Context | None = None) -> int:
+    """``error-limit <count>``: atoi(), then > 0 (srv_parse_error_limit)."""
+    from pyhaproxy.lb.base import atoi
+
+    if not word:
+        raise ConfigError("'error-limit' expects an integer argument..")
+    value = atoi(word)
+    if value <= 0:
+        raise ConfigError("error-limit has to be > 0..")
+    return value
+
+
+def _choice(name: str, allowed: tuple[str, ...], words: str) -> object:
+    def check(opt: str, word: str, ctx: Context | None = None) -> str:
+        if word not in allowed:
+            raise ConfigError(f"'{name}' expects {words} but got '{word}'.")
+        return word
+
+    return check
+
+
+def _slowstart(name: str, word: str, ctx: Context | None = None) -> int:
+    """``slowstart <time>`` in ms, read as HAProxy's parse_time_err: digits,
+    an optional unit, nothing after (srv_parse_slowstart's words)."""
+    from pyhaproxy.config.units import parse_time
+
+    m = re.match(r"\d+(us|ms|s|m|h|d)?", word)
+    rest = word[m.end() :] if m else word
+    if rest and m is not None and m.group(1) and ctx is not None:
+        # after a unit, HAProxy 2.6.12 only warns and stops at the unit
+        label = f"'server {ctx.proxy.name}/{ctx.words[1]}' : " if ctx.words[0] == "server" else ""
+        return parse_time(
+            word,
+            name,
+            lambda text: ctx.loader.reporter.warning(f"[{ctx.where}] : {label}{text}"),
+        )
+    if rest or not word:
+        # an empty argument: HAProxy prints its NUL character, ending the text
+        bad = rest[0] if rest else ""
+        tail = f"{bad}' in 'slowstart' argument of server %s.." if bad else "."
+        raise ConfigError(f"unexpected character '{tail}")
+    return parse_time(word, name)
+
+
+SERVER_OPTIONS.add("observe", Param(1, _observe))
+SERVER_OPTIONS.add("error-limit", Param(1, _error_limit))
+SERVER_OPTIONS.add("slowstart", Param(1, _slowstart))
+SERVER_OPTIONS.add(
+    "on-error",
+    Param(
+        1,
+        _choice(
+            "on-error",
+            ("fastinter", "fail-check", "sudden-death", "mark-down"),
+            "one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down'",
+        ),
+    ),
+)
+SERVER_OPTIONS.add(
+    "on-marked-down",
+    Param(1, _choice("on-marked-down", ("shutdown-sessions",), "'shutdown-sessions'")),
+)
+SERVER_OPTIONS.add(
+    "on-marked-up",
+    Param(1, _choice("on-marked-up", ("shutdown-backup-sessions",), "'shutdown-backup-sessions'")),
+)
 
 
 def _parse_server_options(
