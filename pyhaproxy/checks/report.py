@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.checks import status as st
-from pyhaproxy.dataplane.backend import DOWN, UP
+from pyhaproxy.dataplane.backend import DOWN, FDRAIN, UP
 
 if TYPE_CHECKING:
     from pyhaproxy.messages import Reporter
@@ -151,6 +151,20 @@ def health_line(
         f"{kind} check for {who}server {server.backend.name}/{server.name} {verdict}"
         f"{detail}, status: {state}."
     )
+
+
+def still_draining(out: Out, server: Any, via: str) -> None:
+    """After a change, a server out of maintenance that drains on: HAProxy
+    2.6 says which drain is left (forced, or inherited ``via`` the server
+    it tracks) -- after an admin change, and after a state change too."""
+    if server.maint or not server.drain:
+        return
+    who = f"{'Backup Server' if server.backup else 'Server'} {server.backend.name}/{server.name}"
+    if server.admin & FDRAIN:
+        text = f"{who} remains in forced drain mode."
+    else:
+        text = f"{who} is leaving forced drain but remains in drain mode{via}."
+    emit(out, server.backend.name, "notice", text)
 
 
 def admin_change(out: Out, server: Any, what: str) -> None:

@@ -775,6 +775,7 @@ class Check:
         if self.log_checks:
             detail = ""
         report.state_change(self.sched.out, srv, state == DOWN, detail, had)
+        report.still_draining(self.sched.out, srv, "")
 
 
 def _strerror(code: int | None) -> str:

@@ -82,6 +82,7 @@ def start(
                 ) from None
             for check in checks:
                 sched.add(check)
+    pairs: list[tuple[Any, Any]] = []  # (tracker, tracked)
     for px in config.proxies:
         be = backends.get(px.name)
         if be is None or px.disabled:
@@ -99,6 +100,8 @@ def start(
                     f"config : {px.kind} '{px.name}', server '{srv.name}': {exc}"
                 ) from None
             track.follow(srv, target, sched.out)
+            pairs.append((srv, target))
+    track.inherit_maint(pairs)
     sched.start()
     return sched
 

@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from pyhaproxy.checks import report
-from pyhaproxy.dataplane.backend import DOWN, STOPPING
+from pyhaproxy.dataplane.backend import DOWN, IMAINT, STOPPING
 
 
 class TrackError(Exception):
@@ -48,6 +48,20 @@ def follow(tracker: Any, tracked: Any, out: report.Out) -> None:
             report.emit(out, be, "notice", report.stopping_line(tracker, via))
         else:
             report.state_change(out, tracker, state == DOWN, via, had)
+        report.still_draining(out, tracker, via)
 
     tracked.watchers.append(lambda _srv: loop.call_soon(copy))
     tracker.set_state(tracked.state)
+
+
+def inherit_maint(pairs: list[tuple[Any, Any]]) -> None:
+    """At start, a server tracking one ``disabled`` in the configuration is
+    in maintenance too (IMAINT, ``MAINT (via be/s1)``), down the chains,
+    silently as HAProxy; ``pairs`` are (tracker, tracked) in any order."""
+    changed = True
+    while changed:
+        changed = False
+        for tracker, tracked in pairs:
+            if tracked.maint and not tracker.admin & IMAINT:
+                tracker.set_admin(tracker.admin | IMAINT)
+                changed = True

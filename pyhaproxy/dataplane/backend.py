@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # and the runtime API's "set server health"; admin flags (SRV_ADMF_*) by
 # "disabled", "disable server", "set server state"
 UP, STOPPING, DOWN = "UP", "NOLB", "DOWN"
+# HAProxy's SRV_ADMF_* (show servers state's srv_admin_state): forced or
+# inherited maintenance (CMAINT, 0x4, is "disabled" in the configuration)
+FMAINT, IMAINT, FDRAIN, IDRAIN = 0x01, 0x02, 0x08, 0x10
+MAINT_BITS, DRAIN_BITS = FMAINT | IMAINT, FDRAIN | IDRAIN
 # what the data plane tells ``ServerRT.observe`` (HAProxy's HANA_STATUS_*,
 # checks/observe.py): a connection made or failed, an HTTP answer
 OBS_L4_OK, OBS_L4_ERR, OBS_HTTP_OK, OBS_HTTP_STS, OBS_HTTP_HDRRSP = 1, 2, 3, 4, 5
@@ -54,6 +58,7 @@ class ServerRT:
         "uweight",
         "iweight",
         "backup",
+        "admin",
         "maint",
         "drain",
         "state",
@@ -88,7 +93,11 @@ class ServerRT:
         # ("set weight"); weight: the effective one the balancers read
         self.iweight = self.uweight = self.weight = opts.get("weight", 1)
         self.backup = bool(opts.get("backup")) and not opts.get("no-backup")
-        self.maint = bool(opts.get("disabled")) and not opts.get("enabled")
+        # HAProxy's SRV_ADMF_* bits: forced (CLI, page, agent, "disabled")
+        # or inherited from the server tracked (runtime/adminstate.py);
+        # maint and drain say whether any of their bits is set
+        self.admin = FMAINT if opts.get("disabled") and not opts.get("enabled") else 0
+        self.maint = bool(self.admin)
         self.drain = False
         self.state = UP
         self.eligible = False
@@ -138,15 +147,21 @@ class ServerRT:
         for watch in self.watchers:
             watch(self)
 
-    def set_maint(self, on: bool) -> None:
-        if self.maint != on:
-            self.maint = on
+    def set_admin(self, admin: int) -> None:
+        """The admin bits (FMAINT IMAINT FDRAIN IDRAIN) at once."""
+        if self.admin != admin:
+            self.admin = admin
+            self.maint = bool(admin & MAINT_BITS)
+            self.drain = bool(admin & DRAIN_BITS)
             self._changed()
 
+    def set_maint(self, on: bool) -> None:
+        """Forced maintenance on or off (an inherited one stays)."""
+        self.set_admin(self.admin | FMAINT if on else self.admin & ~FMAINT)
+
     def set_drain(self, on: bool) -> None:
-        if self.drain != on:
-            self.drain = on
-            self._changed()
+        """Forced drain on or off (an inherited one stays)."""
+        self.set_admin(self.admin | FDRAIN if on else self.admin & ~FDRAIN)
 
     def set_state(self, state: str) -> None:
         """``UP``, ``STOPPING`` (no new traffic) or ``DOWN``."""

@@ -333,8 +333,7 @@ class Share:
         """The shared fields of ``srv``: what every worker must agree on."""
         rec: dict[str, Any] = {
             "state": srv.state,
-            "maint": srv.maint,
-            "drain": srv.drain,
+            "admin": srv.admin,
             "uweight": srv.uweight,
             "addr": [srv.family, srv.host, srv.port],
         }
@@ -371,10 +370,8 @@ class Share:
             srv = self.servers.get((bname, sname))
             if srv is None:
                 continue
-            if "maint" in fields:
-                srv.set_maint(fields["maint"])
-            if "drain" in fields:
-                srv.set_drain(fields["drain"])
+            if "admin" in fields:
+                srv.set_admin(fields["admin"])
             if "uweight" in fields:
                 srv.set_weight(fields["uweight"])
             if "maxconn" in fields and not getattr(srv, "ramp", 0):

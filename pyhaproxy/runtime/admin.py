@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from pyhaproxy.dataplane.backend import DOWN, STOPPING, UP
+from pyhaproxy.dataplane.backend import DOWN, FDRAIN, FMAINT, STOPPING, UP
+from pyhaproxy.runtime import adminstate
 from pyhaproxy.runtime.health import CHK_ST_CONFIGURED, CHK_ST_ENABLED
 
 if TYPE_CHECKING:
@@ -131,21 +132,10 @@ def _act(cli: CliServer, srv: Any, action: str) -> bool:
     if action in ("ready", "drain", "maint"):
         set_admin(cli, srv, action)
         return True
-    if action == "disable":  # the old forms: forced maintenance / drain
-        if srv.maint:
-            return False
-        set_admin(cli, srv, "maint")
-        return True
-    if action == "enable":
-        if not srv.maint:
-            return False
-        set_admin(cli, srv, "ready")
-        return True
+    if action in ("disable", "enable"):  # the old forms: one forced bit each
+        return adminstate.force(book, srv, FMAINT, action == "disable")
     if action in ("stop", "start"):
-        if srv.drain == (action == "stop"):
-            return False
-        srv.set_drain(action == "stop")
-        return True
+        return adminstate.force(book, srv, FDRAIN, action == "stop")
     if action in ("dhlth", "ehlth", "dagent", "eagent"):
         agent = action[1:] == "agent"
         if not book.check_state(srv, agent) & CHK_ST_CONFIGURED:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.checks import report, track
 from pyhaproxy.checks import status as st
-from pyhaproxy.dataplane.backend import DOWN, STOPPING, UP
+from pyhaproxy.dataplane.backend import DOWN, IMAINT, STOPPING, UP
 
 if TYPE_CHECKING:
     from pyhaproxy.config.model import Config
@@ -255,6 +255,9 @@ class Book:
         """The ``status`` column of a server (HAProxy 2.6 stats.c
         stats_fill_sv_stats and srv_hlt_st[])."""
         if srv.maint:
+            tracked = self.rec(srv).tracked
+            if srv.admin & IMAINT and tracked is not None:
+                return f"MAINT (via {tracked.backend.name}/{tracked.name})"
             return "MAINT"
         ref = self.ref(srv)
         check_on = bool(self.check_state(ref) & CHK_ST_ENABLED)
@@ -389,27 +392,20 @@ class Book:
             report.emit(self.out, be.name, "notice", report.stopping_line(srv, detail))
             return
         report.state_change(self.out, srv, state == DOWN, detail, had)
+        report.still_draining(self.out, srv, "")
 
-    def set_admin(self, srv: Any, state: str) -> None:
-        """``ready`` / ``drain`` / ``maint`` (HAProxy's srv_adm_set_*):
-        entering maintenance pauses the health check (health 0), leaving
-        it starts the check again from ``rise`` with the server UP unless
-        its agent or the server it tracks says otherwise."""
+    def pause(self, srv: Any) -> None:
+        """``srv`` enters maintenance: its health check pauses (health 0)."""
         rec = self.rec(srv)
-        was_maint = srv.maint
-        if state == "maint":
-            srv.set_drain(False)
-            rec.health = 0
-            if rec.check is not None:
-                rec.check.health = 0
-            srv.set_maint(True)
-            return
-        if state == "drain":
-            srv.set_drain(True)
-        else:
-            srv.set_drain(False)
-        if not was_maint:
-            return
+        rec.health = 0
+        if rec.check is not None:
+            rec.check.health = 0
+
+    def resume(self, srv: Any) -> None:
+        """``srv`` leaves maintenance (runtime/adminstate.py): its check
+        starts again from ``rise``, the server UP unless its agent or the
+        server it tracks says otherwise."""
+        rec = self.rec(srv)
         check = rec.check
         if check is not None and check.enabled:
             check.health = check.rise
@@ -418,4 +414,3 @@ class Book:
             srv.set_state(rec.tracked.state)
         elif agent_ok:
             srv.set_state(UP)
-        srv.set_maint(False)

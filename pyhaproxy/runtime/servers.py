@@ -14,9 +14,9 @@ import ipaddress
 import socket
 from typing import TYPE_CHECKING, Any
 
-from pyhaproxy.checks import report
 from pyhaproxy.checks.agent import ruleset as agent_ruleset
 from pyhaproxy.dataplane.backend import DOWN, STOPPING, UP
+from pyhaproxy.runtime import adminstate
 from pyhaproxy.runtime.commands import ADMIN, command
 from pyhaproxy.runtime.health import CHK_ST_CONFIGURED, CHK_ST_ENABLED
 
@@ -104,44 +104,9 @@ def change_weight(srv: Any, text: str) -> str | None:
 
 
 def set_admin(cli: CliServer, srv: Any, state: str) -> None:
-    """``ready`` / ``drain`` / ``maint`` (HAProxy's srv_adm_set_*), with
-    HAProxy's messages (health.Book.set_admin pauses and restarts checks)."""
-    book = cli.book
-    was_maint, was_drain, was_down = srv.maint, srv.drain, srv.state == DOWN
-    had = report.counts(srv.backend) != (0, 0)
-    book.set_admin(srv, state)
-    out = book.out
-    if out is None:
-        return
-    _admin_messages(out, srv, state, was_maint, was_drain, was_down)
-    be = srv.backend.name
-    if had and report.counts(srv.backend) == (0, 0):
-        report.emit(
-            out,
-            be,
-            "emerg",
-            f"backend '{be}' has no server available!",
-            f"backend {be} has no server available!",
-        )
-
-
-def _admin_messages(
-    out: Any, srv: Any, state: str, was_maint: bool, was_drain: bool, was_down: bool
-) -> None:
-    if state == "maint" and not was_maint:
-        if was_down:
-            who = "Backup Server" if srv.backup else "Server"
-            text = f"{who} {srv.backend.name}/{srv.name} was DOWN and now enters maintenance."
-            report.emit(out, srv.backend.name, "notice", text)
-        else:
-            report.admin_change(out, srv, "maint")
-    elif state == "drain" and not was_drain and not srv.maint:
-        report.admin_change(out, srv, "drain")
-    elif state != "maint":
-        if was_maint and not srv.maint:
-            report.admin_change(out, srv, "ready-maint")
-        elif was_drain and not srv.drain:
-            report.admin_change(out, srv, "ready-drain")
+    """``ready`` / ``drain`` / ``maint`` (HAProxy's srv_adm_set_*), passed
+    down the servers tracking this one, with HAProxy's messages."""
+    adminstate.change(cli.book, srv, state)
 
 
 @command("get weight", "get weight <bk>/<srv>", "report a server's current weight")

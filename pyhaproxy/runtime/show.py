@@ -289,7 +289,7 @@ def _server_state_line(sess: CliSession, px: Any, be: Any, srv: Any, now: float)
     model = next((s for s in px.servers if s.name == srv.name), None)
     opts = model.options if model is not None else {}
     cfg_disabled = bool(opts.get("disabled")) and not opts.get("enabled")
-    admin = (1 if srv.maint else 0) | (4 if cfg_disabled else 0) | (8 if srv.drain else 0)
+    admin = srv.admin | (4 if cfg_disabled else 0)
     op = 0 if srv.maint else {"UP": 2, "NOLB": 3, "DOWN": 0}.get(srv.state, 2)
     book = cli.book
     since = int(now) - book.rec(srv).last_change

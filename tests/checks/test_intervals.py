@@ -126,7 +126,9 @@ def test_spread_checks_jitter_like_haproxy(launcher, spread: int) -> None:
         assert 0.16 <= statistics.median(gaps) <= 0.24, gaps
         if spread:
             # uniform over 100..300 ms: about 30% below 160, 30% above 240
-            assert short >= 0.1 and long >= 0.1 and near <= 0.5, gaps
+            # (late wake-ups of a loaded machine lengthen the short ones:
+            # a few are enough to tell it from no jitter, where near is ~1)
+            assert short >= 0.05 and long >= 0.05 and near <= 0.5, gaps
             assert min(gaps) >= 0.09, gaps
         else:
             # (a check recorded late by a busy target shortens the next gap)

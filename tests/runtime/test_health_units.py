@@ -52,6 +52,7 @@ class _Server:
 
     def __init__(self, state=UP, maint=False, drain=False):
         self.state, self.maint, self.drain = state, maint, drain
+        self.admin = (1 if maint else 0) | (8 if drain else 0)
         self.backend = SimpleNamespace(name="be")
         self.name = "s"
         self.watchers: list = []
