@@ -54,8 +54,7 @@ log = logging.getLogger(__name__)
 
 WAIT = 5.0  # seconds a worker waits for the others (done, gathered, snapshot)
 
-# CLI commands whose effect every worker must see (their registered words);
-# not "shutdown session <id>": a stream's id is its worker's
+# CLI commands whose effect every worker must see (their registered words)
 REPLICATED = frozenset(
     {
         ("add", "server"),
@@ -77,6 +76,14 @@ REPLICATED = frozenset(
         ("clear", "counters"),
     }
 )
+
+# commands about streams, which are each worker's own: their answer covers
+# every worker's (a stream's id carries its worker: runtime/sessions.py sid)
+GATHERED = frozenset({("show", "sess"), ("shutdown", "session")})
+_NOT_FOUND = {
+    ("show", "sess"): "Session not found.\n",
+    ("shutdown", "session"): "No such session (use 'show sess').\n",
+}
 
 SLOTS = Counters.__slots__
 _HRSP = SLOTS.index("hrsp")
@@ -397,6 +404,8 @@ class Share:
     def ran(self, words: tuple[str, ...], line: str, level: int, text: str | None) -> str | None:
         """After a CLI command ran here (``runtime/cli.py``): a state change
         runs in every other worker before ``text`` is answered."""
+        if words in GATHERED:
+            return self._streams_answer(words, line, level, text)
         if words not in REPLICATED:
             return text
         self._after_command()  # alone too: a replacement starts from it
@@ -413,6 +422,28 @@ class Share:
             if other != (text or "")
         )
         return (text or "") + warn
+
+    def _streams_answer(
+        self, words: tuple[str, ...], line: str, level: int, text: str | None
+    ) -> str | None:
+        """``show sess``: the streams of every worker, this one's first;
+        ``show sess <id>`` / ``shutdown session <id>``: the worker that has
+        it answers."""
+        args = line.split()
+        arg = args[2] if len(args) > 2 else ""
+        missing = _NOT_FOUND[words]
+        by_id = words == ("shutdown", "session") or arg not in ("", "all")
+        if self.nbthread <= 1 or (by_id and text != missing):
+            return text
+        answers = self._replicate(["cli", level, line])
+        if answers is None:
+            return (text or "") + "Warning: not every worker answered in time.\n"
+        if not by_id:
+            return (text or "") + "".join(other for _pid, other in answers)
+        for _pid, other in answers:
+            if other != missing:
+                return other or None
+        return text
 
     def posted(self, body: bytes, code: str) -> str:
         """After the stats page's admin form changed servers here

@@ -219,7 +219,7 @@ class View:
         srv = self.srv.name if self.srv is not None else "<none>"
         age = human_time(int(now - self.born))
         return (
-            f"0x{id(self.obj):x}: proto={self.proto()} src={self.src()} fe={self.fe} "
+            f"0x{sid(self.cli, self.obj):x}: proto={self.proto()} src={self.src()} fe={self.fe} "
             f"be={be} srv={srv} ts=00 epoch={_hex(self.epoch)} age={age} calls=0 rate=0 "
             f"cpu=0 lat=0 rq[f=000000h,i={self.pending},an=00h,rx={self.rx_req},wx=,ax=] "
             f"rp[f=000000h,i=0,an=00h,rx={self.rx_res},wx=,ax=] "
@@ -238,7 +238,7 @@ class View:
         )
         cli = self.cli
         out = [
-            f"0x{id(self.obj):x}: [{date}] id=0 proto={self.proto()} source={self.src()}\n",
+            f"0x{sid(self.cli, self.obj):x}: [{date}] id=0 proto={self.proto()} source={self.src()}\n",
             f"  flags=0x0, conn_retries={getattr(self.obj, 'tries', 0)}, conn_exp=<NEVER> "
             f"conn_et=0x000 srv_conn=(nil), pend_pos=(nil) waiting=0 "
             f"epoch={_hex(self.epoch)}\n",
@@ -324,6 +324,14 @@ def _has_stream(s: Any) -> bool:
     return True
 
 
+def sid(cli: CliServer, obj: Any) -> int:
+    """A stream's id: its address, with under ``-W`` its worker's number in
+    bits 48-55 (above any address of the process): the workers' streams,
+    listed together, never share an id."""
+    share = cli.rt.share
+    return id(obj) | (share.relative << 48 if share is not None else 0)
+
+
 def _parse_ptr(text: str) -> int:
     """C's ``strtoul(text, NULL, 0)``: 0x hex, 0 octal, else decimal; 0 when
     nothing parses."""
@@ -360,7 +368,7 @@ def _show_sess(sess: CliSession, args: list[str], payload: str | None) -> str:
     target = _parse_ptr(arg) if arg else 0
     if target:
         for s in found:
-            if id(s) == target:
+            if sid(cli, s) == target:
                 return View(cli, s, now, ep, sess).full(now)
         return "Session not found.\n"
     return "".join(View(cli, s, now, ep, sess).line(now) for s in found)
@@ -379,7 +387,9 @@ def _shutdown_session(sess: CliSession, args: list[str], payload: str | None) ->
         return "Session pointer expected (use 'show sess').\n"
     cli = sess.server
     for s in streams(cli):
-        if id(s) == target:
+        # not the session asking: a new object may reuse a freed stream's
+        # address, and this one is the newest
+        if sid(cli, s) == target and s is not sess:
             kill(s)
             return None
     return "No such session (use 'show sess').\n"

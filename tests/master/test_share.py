@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -461,3 +462,58 @@ backend be
         if failed == 5:
             break
     assert failed == 5
+
+
+def test_show_sess_lists_every_workers_streams(master, port, tmp_path):
+    """``show sess`` from whichever worker accepts lists the streams of
+    both (ids tagged with their worker, so all distinct), and ``shutdown
+    session`` ends a stream of either worker."""
+    hang = Target(b"", mode="hang")  # the server never answers: streams stay
+    stats = tmp_path / "stats.sock"
+    cfg = f"""global
+    nbthread 2
+    stats socket {stats} mode 600 level admin
+{TIMEOUTS}
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+
+backend be
+    server s1 127.0.0.1:{hang.port}
+"""
+    clients = []
+    try:
+        master.start(cfg, wait=port)
+        for _ in range(16):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(c)
+
+        def listed() -> list[int]:
+            lines = [ln for ln in talk(stats, "show sess\n").splitlines() if " fe=fe " in ln]
+            return [int(ln.split(":", 1)[0], 16) for ln in lines]
+
+        wait_for(lambda: len(listed()) == 16, what="16 streams listed")
+        ids = listed()
+        assert len(set(ids)) == 16
+        tags = {i >> 48 for i in ids}
+        assert tags == {1, 2}, [hex(i) for i in ids]  # both workers' streams
+        for tag in (1, 2):
+            victim = next(i for i in ids if i >> 48 == tag)
+            assert talk(stats, f"shutdown session {victim:#x}\n") == "\n"
+        wait_for(lambda: len(listed()) == 14, what="two streams ended")
+        assert talk(stats, "shutdown session 0x1\n") == "No such session (use 'show sess').\n\n"
+        ended = 0
+        for c in clients:
+            c.settimeout(0.2)
+            try:
+                ended += c.recv(100) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                ended += 1
+        assert ended == 2
+    finally:
+        for c in clients:
+            c.close()
+        hang.close()
