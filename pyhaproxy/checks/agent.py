@@ -79,21 +79,12 @@ def _weight(server: Any, word: str) -> str:
 
 
 def _admin(check: Any, word: str) -> None:
-    srv = check.server
-    out = check.sched.out
-    if word == "drain" and not srv.drain:
-        srv.set_drain(True)
-        report.admin_change(out, srv, "drain")
-    elif word == "maint" and not srv.maint:
-        srv.set_maint(True)
-        report.admin_change(out, srv, "maint")
-    elif word == "ready":
-        if srv.maint:
-            srv.set_maint(False)
-            report.admin_change(out, srv, "ready-maint")
-        if srv.drain:
-            srv.set_drain(False)
-            report.admin_change(out, srv, "ready-drain")
+    """``drain``, ``maint``, ``ready``: HAProxy's srv_adm_set_*, as the
+    runtime API's, passed down the servers tracking this one
+    (runtime/adminstate.py, through the runtime's book)."""
+    from pyhaproxy.runtime import adminstate
+
+    adminstate.change(check.sched.book, check.server, word)
 
 
 def apply(check: Any, status: st.Status, code: int, desc: str, result: Any) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.checks import status as st
-from pyhaproxy.dataplane.backend import DOWN, FDRAIN, UP
+from pyhaproxy.dataplane.backend import FDRAIN, UP
 
 if TYPE_CHECKING:
     from pyhaproxy.messages import Reporter
@@ -165,27 +165,3 @@ def still_draining(out: Out, server: Any, via: str) -> None:
     else:
         text = f"{who} is leaving forced drain but remains in drain mode{via}."
     emit(out, server.backend.name, "notice", text)
-
-
-def admin_change(out: Out, server: Any, what: str) -> None:
-    """Admin state set by an agent: ``drain``, ``maint``, ``ready-drain``
-    (drain left), ``ready-maint`` (maintenance left) -- src/server.c
-    srv_update_status."""
-    be = server.backend
-    name = f"{be.name}/{server.name}"
-    who = "Backup Server" if server.backup else "Server"
-    if what == "maint":
-        text = server_line(server, True, "").replace(
-            f"{name} is DOWN", f"{name} is going DOWN for maintenance", 1
-        )
-    elif what == "drain":
-        # srv_append_status: the words of a stopped server if it is DOWN
-        down = server.state == DOWN
-        text = server_line(server, down, "").replace(
-            f"{name} is {'DOWN' if down else 'UP'}", f"{name} enters drain state", 1
-        )
-    elif what == "ready-drain":
-        text = f"{who} {name} is UP (leaving forced drain)."
-    else:
-        text = f"{who} {name} is UP/READY (leaving forced maintenance)."
-    emit(out, be.name, "notice", text)

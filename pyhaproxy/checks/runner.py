@@ -85,6 +85,9 @@ class Scheduler:
         self._buckets: dict[float, list[tuple[Check, int, int]]] = {}
         # the process's streams (DataPlane.sessions): on-marked-down/up kill some
         self.sessions: Any = ()
+        # the runtime's health book (runtime/health.py), once it exists: an
+        # agent's admin words change the server through it (agent.py)
+        self.book: Any = None
 
     def add(self, check: Check) -> None:
         self.checks.append(check)

@@ -83,6 +83,8 @@ class CliServer:
         self.lbtot_base: dict[Any, int] = {}  # srv.total at "clear counters all"
         # servers' health: their checks, state changes, downtime (health.py)
         self.book = Book.build(config, rt, self.started)
+        if getattr(rt, "checks", None) is not None:
+            rt.checks.book = self.book  # agents' maint/drain/ready (checks/agent.py)
         for be in rt.backends.values():
             for srv in be.servers:
                 srv.watchers.append(self._changed)

@@ -200,6 +200,7 @@ defaults
 backend be
     server s1 127.0.0.1:{srv} check inter 150 agent-check agent-port {agent} agent-inter 150
     server s2 127.0.0.1:{srv} check inter 150
+    server s3 127.0.0.1:{srv} track s1
 frontend fe
     bind 127.0.0.1:{fe}
     default_backend be
@@ -221,15 +222,17 @@ def test_agent_replies_match_haproxy(launcher) -> None:
         for reply in replies:
             agent.set("greet", reply)
             time.sleep(0.6)
+        py.terminate()  # before the targets close (see above)
+        ha.terminate()
+        py.wait(5)
+        ha.wait(5)
     finally:
         srv.close()
         agent.close()
-    py.terminate()
-    ha.terminate()
-    py.wait(5)
-    ha.wait(5)
     mine, theirs = _normalize(read_log(py)), _normalize(read_log(ha))
     assert mine == theirs
+    # s3 tracks s1: the agent's maintenance and drain reach it
+    assert "is going DOWN for maintenance via be/s1" in "\n".join(theirs["be/s3"])
     joined = "\n".join(theirs["be/s1"])
     for words in (
         "via agent : down (disk full)",
