@@ -52,6 +52,7 @@ VARYING = (
     "max_sockets",
     "nbthread",
     "tasks",
+    "run_queue",  # haproxy's active tasks at the instant: 0, sometimes 1
     "jobs",
     "pool_",
     "start_time",
