@@ -22,6 +22,9 @@ from tests.dataplane.servers import free_port
 
 CFG = """
 global
+    # one thread: with several, haproxy's killed streams may end on another
+    # thread before the DOWN message counts them (0 or 1 "sessions active")
+    nbthread 1
     log {log} local0
 defaults
     mode tcp
