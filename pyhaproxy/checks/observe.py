@@ -22,17 +22,26 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pyhaproxy.checks import status as st
+from pyhaproxy.dataplane import backend as B
 from pyhaproxy.dataplane.backend import DOWN, UP
 from pyhaproxy.dataplane.tcp import TcpSession
 
 if TYPE_CHECKING:
     from pyhaproxy.checks.runner import Check
 
-# HAProxy's HANA_STATUS_*: what the data plane saw (dataplane/backend.py
-# names the same numbers for its callers)
-L4_OK, L4_ERR = 1, 2
-HTTP_OK, HTTP_STS, HTTP_HDRRSP, HTTP_RSP = 3, 4, 5, 6
-HTTP_READ_ERROR, HTTP_READ_TIMEOUT, HTTP_BROKEN_PIPE = 7, 8, 9
+# HAProxy's HANA_STATUS_*: what the data plane saw (named in dataplane/backend.py)
+L4_OK, L4_ERR = B.OBS_L4_OK, B.OBS_L4_ERR
+HTTP_OK, HTTP_STS, HTTP_HDRRSP, HTTP_RSP = (
+    B.OBS_HTTP_OK,
+    B.OBS_HTTP_STS,
+    B.OBS_HTTP_HDRRSP,
+    B.OBS_HTTP_RSP,
+)
+HTTP_READ_ERROR, HTTP_READ_TIMEOUT, HTTP_BROKEN_PIPE = (
+    B.OBS_READ_ERROR,
+    B.OBS_READ_TIMEOUT,
+    B.OBS_BROKEN_PIPE,
+)
 
 # description, (layer4, layer7) verdict: 0 ignore, 1 error, 2 success
 ANALYZE = {
@@ -51,10 +60,7 @@ LAYERS = {"layer4": 0, "layer7": 1}
 _AFTER_STREAM = frozenset({HTTP_READ_ERROR, HTTP_READ_TIMEOUT, HTTP_BROKEN_PIPE})
 
 
-def http_status(code: int) -> int:
-    """A final HTTP status as the analysis counts it: "Valid status codes
-    include 100 to 499, 501 and 505" (configuration.txt "observe")."""
-    return HTTP_OK if code >= 100 and (code < 500 or code in (501, 505)) else HTTP_STS
+http_status = B.observed_status
 
 
 class Observer:

@@ -35,7 +35,13 @@ MAINT_BITS, DRAIN_BITS = FMAINT | IMAINT, FDRAIN | IDRAIN
 # what the data plane tells ``ServerRT.observe`` (HAProxy's HANA_STATUS_*,
 # checks/observe.py): a connection made or failed, an HTTP answer
 OBS_L4_OK, OBS_L4_ERR, OBS_HTTP_OK, OBS_HTTP_STS, OBS_HTTP_HDRRSP = 1, 2, 3, 4, 5
-OBS_READ_ERROR, OBS_READ_TIMEOUT, OBS_BROKEN_PIPE = 7, 8, 9
+OBS_HTTP_RSP, OBS_READ_ERROR, OBS_READ_TIMEOUT, OBS_BROKEN_PIPE = 6, 7, 8, 9
+
+
+def observed_status(code: int) -> int:
+    """A final HTTP status as ``observe`` counts it: "Valid status codes
+    include 100 to 499, 501 and 505" (configuration.txt "observe")."""
+    return OBS_HTTP_OK if code >= 100 and (code < 500 or code in (501, 505)) else OBS_HTTP_STS
 
 
 class ServerRT:

@@ -329,8 +329,7 @@ class HttpServerSide(asyncio.Protocol):
             sess = self.sess
             count_status(status, self.srv.c, self.srv.backend.c, sess.fe.c)  # type: ignore[union-attr]
             if self.srv.observe is not None:  # observe layer7 (checks/observe.py)
-                ok = status >= 100 and (status < 500 or status in (501, 505))
-                self.srv.observe(obs.OBS_HTTP_OK if ok else obs.OBS_HTTP_STS)
+                self.srv.observe(obs.observed_status(status))
             if sess.log is not None:  # type: ignore[union-attr]
                 sess.status = status  # type: ignore[union-attr]
                 sess.t_response = sess.log.clock()  # type: ignore[union-attr]
