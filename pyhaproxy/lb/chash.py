@@ -34,16 +34,12 @@ class ChashBase(Base):
         self.points: dict[int, list[int]] = {}  # server -> its point keys
         self.placed: dict[int, list[Any]] = {}  # server -> its entries in the ring
         for s in self.servers:
-            pu = self.puid[id(s)]
-            self.points[id(s)] = [
-                full_hash((pu * SRV_EWGHT_RANGE + i) & 0xFFFFFFFF)
-                for i in range(s.uweight * self.wdiv)
-            ]
-            self.placed[id(s)] = []
+            self.added(s)
             if self.cur_ok[id(s)]:
                 self._adjust(s, self.cur_ew[id(s)])
 
     def added(self, srv: ServerRT) -> None:
+        """Its point keys (none placed yet)."""
         pu = self.puid[id(srv)]
         self.points[id(srv)] = [
             full_hash((pu * SRV_EWGHT_RANGE + i) & 0xFFFFFFFF)
